@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("jepa: nothing here yet");
+    std::process::exit(2);
+}

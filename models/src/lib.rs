@@ -1,0 +1,2 @@
+//! `jepa-models`: ViT encoder/predictor with official I-JEPA names, masks, JEPA variants, data,
+//! evaluation and checkpoints.

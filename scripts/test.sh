@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run). Installs what the CUDA verification ladder needs
+# (pinned NVRTC wheels in a git-ignored venv), runs the sanitizer drivers, then the Rust tests.
+# The last line printed is the test runner's own summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -x scripts/cuda-env.sh ]; then
+    # shellcheck disable=SC1091
+    source scripts/cuda-env.sh
+fi
+if [ -x scripts/sanitize.sh ]; then
+    bash scripts/sanitize.sh
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+    exec cargo nextest run --workspace --cargo-profile test --no-fail-fast "$@"
+else
+    exec cargo test --workspace --no-fail-fast "$@"
+fi
