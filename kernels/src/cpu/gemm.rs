@@ -1,5 +1,14 @@
 //! Batched GEMM with arbitrary (non-negative) strides and an optional bias epilogue.
-//! STUB: signatures are the contract; bodies are filled in by the kernels work.
+//!
+//! The fast version wraps the `gemm` crate, whose convention is `dst = alpha·dst + beta·lhs·rhs`
+//! with free row/column strides (so transposed operands cost nothing). The bias epilogue is folded
+//! in by pre-filling (or pre-adding to) `c` and letting the crate accumulate onto it, which saves a
+//! second pass over `c` after the product. Batches of small products (attention-sized) are spread
+//! over rayon with each product single-threaded; large products use the crate's own threading.
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+use std::fmt;
 
 /// Element strides of one operand: between batch items, rows and columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,32 +21,253 @@ pub struct Strides {
 impl Strides {
     /// Contiguous row-major `[rows, cols]` matrices packed one after another.
     pub fn row_major(rows: usize, cols: usize) -> Self {
-        Strides { batch: rows * cols, row: cols, col: 1 }
+        Strides {
+            batch: rows * cols,
+            row: cols,
+            col: 1,
+        }
     }
     /// The transpose view of a contiguous row-major `[cols, rows]` matrix.
     pub fn transposed(rows: usize, cols: usize) -> Self {
-        Strides { batch: rows * cols, row: 1, col: rows }
+        Strides {
+            batch: rows * cols,
+            row: 1,
+            col: rows,
+        }
     }
 }
+
+/// Why a set of [`gemm`] arguments cannot be run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GemmArgError {
+    /// An operand slice is shorter than its shape and strides reach.
+    TooShort {
+        operand: &'static str,
+        needed: usize,
+        len: usize,
+    },
+    /// Shape times strides does not fit in `usize`/`isize`.
+    Overflow { operand: &'static str },
+}
+
+impl fmt::Display for GemmArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GemmArgError::TooShort {
+                operand,
+                needed,
+                len,
+            } => {
+                write!(
+                    f,
+                    "gemm operand `{operand}` needs {needed} elements, slice has {len}"
+                )
+            }
+            GemmArgError::Overflow { operand } => {
+                write!(f, "gemm operand `{operand}`: shape × strides overflows")
+            }
+        }
+    }
+}
+
+impl std::error::Error for GemmArgError {}
+
+/// Number of elements a strided `[batch, rows, cols]` view reaches (0 when any dim is 0).
+fn extent(operand: &'static str, dims: [usize; 3], s: Strides) -> Result<usize, GemmArgError> {
+    if dims.contains(&0) {
+        return Ok(0);
+    }
+    let over = || GemmArgError::Overflow { operand };
+    let last = [
+        (dims[0] - 1, s.batch),
+        (dims[1] - 1, s.row),
+        (dims[2] - 1, s.col),
+    ]
+    .iter()
+    .try_fold(0usize, |acc, &(i, st)| acc.checked_add(i.checked_mul(st)?))
+    .ok_or_else(over)?;
+    // The crate takes isize strides and offsets.
+    let fits = |v: usize| isize::try_from(v).is_ok();
+    if !(fits(last) && fits(s.batch) && fits(s.row) && fits(s.col)) {
+        return Err(over());
+    }
+    Ok(last + 1)
+}
+
+/// Checks that every slice covers what the shape and strides of a [`gemm`] call reach.
+#[allow(clippy::too_many_arguments)]
+pub fn check_gemm_args(
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    sa: Strides,
+    b: &[f32],
+    sb: Strides,
+    c: &[f32],
+    bias: Option<&[f32]>,
+) -> Result<(), GemmArgError> {
+    let need = |operand, needed: usize, len: usize| {
+        if needed > len {
+            Err(GemmArgError::TooShort {
+                operand,
+                needed,
+                len,
+            })
+        } else {
+            Ok(())
+        }
+    };
+    need("a", extent("a", [batch, m, k], sa)?, a.len())?;
+    need("b", extent("b", [batch, k, n], sb)?, b.len())?;
+    let c_len = extent("c", [batch, m, n], Strides::row_major(m, n))?;
+    need("c", c_len, c.len())?;
+    if let Some(bias) = bias {
+        need("bias", if batch * m == 0 { 0 } else { n }, bias.len())?;
+    }
+    Ok(())
+}
+
+/// Below this many multiply-adds a product runs single-threaded: rayon dispatch would cost more
+/// than it saves.
+const PAR_MIN_FLOPS: usize = 48 * 48 * 48;
+/// Per-item size below which a batch is parallelised over items rather than inside each product.
+const BATCH_ITEM_MAX_FLOPS: usize = 256 * 256 * 256;
 
 /// `c[b] = (accumulate ? c[b] : 0) + a[b]·b[b] (+ bias)` for `b in 0..batch`.
 /// `a[b]` is `[m, k]`, `b[b]` is `[k, n]` (read through strides), `c` is contiguous
 /// `[batch, m, n]`, `bias` is `[n]` added to every row.
+///
+/// # Panics
+/// If a slice is shorter than its shape and strides reach (see [`check_gemm_args`], which
+/// callers use to get a typed error instead).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(
-    batch: usize, m: usize, k: usize, n: usize,
-    a: &[f32], sa: Strides, b: &[f32], sb: Strides,
-    c: &mut [f32], bias: Option<&[f32]>, accumulate: bool,
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    sa: Strides,
+    b: &[f32],
+    sb: Strides,
+    c: &mut [f32],
+    bias: Option<&[f32]>,
+    accumulate: bool,
 ) {
-    gemm_ref(batch, m, k, n, a, sa, b, sb, c, bias, accumulate)
+    if let Err(e) = check_gemm_args(batch, m, k, n, a, sa, b, sb, c, bias) {
+        panic!("{e}");
+    }
+    if batch == 0 || m == 0 || n == 0 {
+        return;
+    }
+    let item = m * n;
+    let c = &mut c[..batch * item];
+    let flops = m.saturating_mul(n).saturating_mul(k);
+    let threads = rayon::current_num_threads();
+    let one = |bi: usize, cb: &mut [f32], par: Parallelism| {
+        // SAFETY: check_gemm_args proved every index the crate reads (a, b) or writes (cb) is in
+        // bounds and fits in isize; cb is exclusively borrowed.
+        unsafe { gemm_item(m, k, n, a, sa, b, sb, bi, cb, bias, accumulate, par) }
+    };
+    if batch > 1 && threads > 1 && flops < BATCH_ITEM_MAX_FLOPS {
+        // Group items so each rayon task carries at least PAR_MIN_FLOPS of work.
+        let min_len = (PAR_MIN_FLOPS / flops.max(1)).max(1);
+        c.par_chunks_mut(item)
+            .enumerate()
+            .with_min_len(min_len)
+            .for_each(|(bi, cb)| one(bi, cb, Parallelism::None));
+    } else {
+        let par = if threads > 1 && flops >= PAR_MIN_FLOPS {
+            Parallelism::Rayon(threads)
+        } else {
+            Parallelism::None
+        };
+        for (bi, cb) in c.chunks_exact_mut(item).enumerate() {
+            one(bi, cb, par);
+        }
+    }
+}
+
+/// One product of the batch into the contiguous `[m, n]` block `cb`.
+///
+/// # Safety
+/// `a`/`b` must cover item `bi` through their strides, `cb.len() == m·n`, `bias` (if any) ≥ n,
+/// and every offset must fit in isize.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_item(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    sa: Strides,
+    b: &[f32],
+    sb: Strides,
+    bi: usize,
+    cb: &mut [f32],
+    bias: Option<&[f32]>,
+    accumulate: bool,
+    par: Parallelism,
+) {
+    let mut read_dst = accumulate;
+    if let Some(bias) = bias {
+        let bias = &bias[..n];
+        for row in cb.chunks_exact_mut(n) {
+            if accumulate {
+                row.iter_mut().zip(bias).for_each(|(o, &v)| *o += v);
+            } else {
+                row.copy_from_slice(bias);
+            }
+        }
+        read_dst = true;
+    }
+    if k == 0 {
+        if !read_dst {
+            cb.fill(0.0);
+        }
+        return;
+    }
+    // Offsets into a/b are only formed for non-empty operands, so they stay in bounds.
+    let pa = a.as_ptr().add(bi * sa.batch);
+    let pb = b.as_ptr().add(bi * sb.batch);
+    gemm::gemm(
+        m,
+        n,
+        k,
+        cb.as_mut_ptr(),
+        1,
+        n as isize,
+        read_dst,
+        pa,
+        sa.col as isize,
+        sa.row as isize,
+        pb,
+        sb.col as isize,
+        sb.row as isize,
+        1.0f32,
+        1.0f32,
+        false,
+        false,
+        false,
+        par,
+    );
 }
 
 /// Scalar reference of [`gemm`], f64 accumulation.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_ref(
-    batch: usize, m: usize, k: usize, n: usize,
-    a: &[f32], sa: Strides, b: &[f32], sb: Strides,
-    c: &mut [f32], bias: Option<&[f32]>, accumulate: bool,
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    sa: Strides,
+    b: &[f32],
+    sb: Strides,
+    c: &mut [f32],
+    bias: Option<&[f32]>,
+    accumulate: bool,
 ) {
     for bi in 0..batch {
         for i in 0..m {
@@ -51,8 +281,15 @@ pub fn gemm_ref(
                     acc += bias[j] as f64;
                 }
                 let o = &mut c[(bi * m + i) * n + j];
-                *o = if accumulate { *o + acc as f32 } else { acc as f32 };
+                *o = if accumulate {
+                    *o + acc as f32
+                } else {
+                    acc as f32
+                };
             }
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
