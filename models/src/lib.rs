@@ -1,2 +1,5 @@
 //! `jepa-models`: ViT encoder/predictor with official I-JEPA names, masks, JEPA variants, data,
 //! evaluation and checkpoints.
+
+pub mod masks;
+pub mod rng;
