@@ -1,7 +1,7 @@
 //! Shared SIMD helpers for the fast CPU kernels: runtime feature detection (AVX-512 chosen once,
 //! cached), a vectorised `exp`, and small slice primitives (sum, max, dot, axpy, scale).
 //!
-//! Stable names other kernels import: [`has_avx512f`], [`fast_exp`], [`exp_f32x8`],
+//! Stable names other kernels import: [`has_avx512f`], [`SimdPath`], [`rows_per_task`], [`fast_exp`], [`exp_f32x8`],
 //! [`exp_avx512`], [`hsum`], [`sum`], [`max`], [`dot`], [`axpy`], [`scale`], [`load8`],
 //! [`store8`].
 //!
@@ -27,6 +27,58 @@ pub fn has_avx512f() -> bool {
             false
         }
     })
+}
+
+/// Which SIMD implementation a kernel with several runs. Every fast kernel that has an AVX-512
+/// path offers a `*_with(path, ..)` variant so tests and benches can run each path the host
+/// supports; asking for a path the CPU lacks falls back to [`SimdPath::Portable`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimdPath {
+    /// `wide::f32x8` (AVX2+FMA under the workspace's x86-64-v3 floor, SSE or NEON otherwise).
+    Portable,
+    /// 512-bit `std::arch` intrinsics, only where [`has_avx512f`] holds.
+    Avx512,
+}
+
+impl SimdPath {
+    /// The fastest path this CPU supports (decided once per process).
+    pub fn best() -> Self {
+        if has_avx512f() {
+            SimdPath::Avx512
+        } else {
+            SimdPath::Portable
+        }
+    }
+    /// Whether this CPU can run `self`.
+    pub fn is_supported(self) -> bool {
+        match self {
+            SimdPath::Portable => true,
+            SimdPath::Avx512 => has_avx512f(),
+        }
+    }
+    /// Every path this CPU can run, portable first.
+    pub fn supported() -> Vec<SimdPath> {
+        [SimdPath::Portable, SimdPath::Avx512]
+            .into_iter()
+            .filter(|p| p.is_supported())
+            .collect()
+    }
+    /// `self` if supported, else the portable path.
+    pub fn or_portable(self) -> Self {
+        if self.is_supported() {
+            self
+        } else {
+            SimdPath::Portable
+        }
+    }
+}
+
+/// Rows per rayon task for a row-wise kernel: about four tasks per thread for load balance, but
+/// never fewer than `min_elems` elements per task, so small tensors run on the calling thread.
+pub fn rows_per_task(rows: usize, dim: usize, min_elems: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    let min_rows = (min_elems / dim.max(1)).max(1);
+    rows.div_ceil(threads * 4).max(min_rows).max(1)
 }
 
 /// Below this, `e^x < f32::MIN_POSITIVE`; chosen slightly above `-126·ln2` so that the clamped
