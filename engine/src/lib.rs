@@ -1,1 +1,45 @@
 //! `jepa-engine`: tensors (shape, strides, dtype, device), views, ops and a tape autograd.
+//!
+//! # API overview
+//! - [`Tensor`]: `Arc`'d storage + [`Layout`] (shape, strides, offset) + [`DType`]
+//!   (F32, BF16, F16; I64 for indices) + [`Device`] (`Cpu`; `Cuda(n)` returns
+//!   [`Error::DeviceUnavailable`] until the CUDA backend lands). Clones are cheap; each tensor
+//!   has a [`TensorId`]. Build with [`Tensor::from_vec`], [`Tensor::zeros`], [`Tensor::full`],
+//!   [`Tensor::randn`]; read with [`Tensor::to_vec`], [`Tensor::to_vec_f32`].
+//! - Views share storage: `reshape`, `transpose`, `t`, `permute`, `narrow`, `broadcast_as` /
+//!   `expand`, `unsqueeze`, `squeeze`, `flatten`; copies: `contiguous`, [`Tensor::cat`],
+//!   `to_dtype`.
+//! - Ops (each with its backward): `add sub mul div` (broadcasting), `affine mul_scalar
+//!   add_scalar neg sqr sqrt exp log relu abs tanh powf`, `sum_all mean_all sum_dims mean_dims
+//!   sum_to`, `matmul` (batched, broadcast batch dims, transposes free), `linear` (PyTorch
+//!   `[out, in]` weights), `layer_norm`, `gelu`, `softmax`, [`attention`], `gather_rows` /
+//!   `index_select`, `vicreg`, `smooth_l1_loss`, `mse_loss`, `patchify`.
+//!   bf16/f16 inputs are computed in f32 and the result rounded back to the input dtype.
+//! - Autograd: `x.requires_grad()` makes a leaf ([`Var`] wraps one); ops on tracked tensors
+//!   record backward closures; `loss.backward()` returns [`Gradients`] (leaf id → gradient),
+//!   `backward_into(&mut grads)` accumulates; [`no_grad`] disables recording; `detach()`.
+//! - [`io`]: safetensors load (memory-mapped, header validated) and atomic save.
+//! - Errors: one [`Error`] enum with op / shape / dtype / device payloads; no public function
+//!   panics on bad input.
+
+pub mod autograd;
+mod device;
+mod dtype;
+mod error;
+mod layout;
+pub mod ops;
+mod random;
+mod shape;
+pub mod storage;
+mod tensor;
+mod var;
+mod views;
+
+pub use autograd::{is_grad_enabled, no_grad, with_no_grad, Gradients, NoGradGuard};
+pub use device::Device;
+pub use dtype::{DType, Element};
+pub use error::{Error, Result};
+pub use layout::Layout;
+pub use shape::Shape;
+pub use tensor::{Tensor, TensorId};
+pub use var::Var;
