@@ -6,5 +6,10 @@
 //!
 //! Kernels work on contiguous row-major `f32` slices and trust their caller on sizes; the engine
 //! validates shapes and returns typed errors before it calls in here.
+//!
+//! [`cuda`] holds the CUDA C sources (`kernels/cuda/*.cu`), compiled at run time by NVRTC behind a
+//! probe that never panics, and launch wrappers over cudarc buffers.
 
 pub mod cpu;
+pub mod cuda;
+
