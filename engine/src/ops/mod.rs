@@ -3,11 +3,20 @@
 //! inputs are converted and results rounded back), and records a backward closure only when an
 //! input tracks gradients.
 
+pub mod attention;
 mod binary;
 mod concat;
+pub mod gather;
+mod gelu;
+mod layernorm;
+mod linear;
+mod loss;
 mod matmul;
+mod patchify;
 mod reduce;
+mod softmax;
 mod unary;
+mod vicreg;
 
 #[cfg(test)]
 pub(crate) mod check;
