@@ -143,20 +143,6 @@ impl Layout {
         Ok(Layout::new(shape.clone(), stride, self.start_offset))
     }
 
-    /// One past the largest storage offset this layout touches (0 when empty).
-    pub(crate) fn storage_end(&self) -> usize {
-        if self.shape.elem_count() == 0 {
-            return 0;
-        }
-        let span: usize = self
-            .dims()
-            .iter()
-            .zip(&self.stride)
-            .map(|(&d, &s)| (d - 1) * s)
-            .sum();
-        self.start_offset + span + 1
-    }
-
     /// Length and stride of the innermost dim (a scalar is one row of length 1).
     pub(crate) fn row(&self) -> (usize, usize) {
         match (self.dims().last(), self.stride.last()) {
@@ -273,6 +259,5 @@ mod tests {
         let p = l.permute("p", &[2, 0, 1]).unwrap();
         assert_eq!(p.dims(), &[4, 2, 3]);
         assert_eq!(p.stride(), &[1, 12, 4]);
-        assert_eq!(p.storage_end(), 24);
     }
 }
