@@ -33,6 +33,8 @@ mod random;
 mod shape;
 pub mod storage;
 mod tensor;
+#[cfg(test)]
+mod tensor_tests;
 mod var;
 mod views;
 

@@ -181,3 +181,110 @@ impl Tensor {
         Ok(Tensor::from_cpu(data, self.shape().clone()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::check::{check, check_grad, rand};
+    use crate::{DType, Device, Error, Tensor};
+
+    #[test]
+    fn views_share_storage_and_backprop() {
+        let x = rand(&[2, 3, 4], 1);
+        let p = x.permute(&[2, 0, 1]).unwrap();
+        assert!(p.same_storage(&x) && !p.is_contiguous());
+        assert!(x.narrow(2, 1, 2).unwrap().same_storage(&x));
+        assert!(x.reshape([6, 4]).unwrap().same_storage(&x));
+        assert!(
+            !p.reshape([24]).unwrap().same_storage(&x),
+            "non-contiguous reshape copies"
+        );
+        let x = [x];
+        check(
+            &x,
+            |t| t[0].permute(&[2, 0, 1])?.reshape([4, 6]),
+            |v| (0..24).map(|o| v[0][(o % 6) * 4 + o / 6]).collect(),
+        );
+        check(
+            &x,
+            |t| t[0].narrow(1, 1, 2)?.contiguous(),
+            |v| (0..16).map(|o| v[0][(o / 8) * 12 + 4 + o % 8]).collect(),
+        );
+        check_grad(&x, |t| {
+            t[0].transpose(0, 2)?
+                .flatten(1, 2)?
+                .unsqueeze(0)?
+                .squeeze(0)
+        });
+        check_grad(&[rand(&[3, 1], 2)], |t| t[0].expand([2, 3, 4]));
+    }
+
+    #[test]
+    fn dtype_casts_round_and_backprop() {
+        let x = Tensor::from_vec(vec![1.0f32, 1.0 + 1.0 / 512.0, -3.5], [3], Device::Cpu).unwrap();
+        let b = x.to_dtype(DType::BF16).unwrap();
+        assert_eq!(
+            b.to_vec_f32().unwrap(),
+            vec![1.0, 1.0, -3.5],
+            "bf16 keeps 8 mantissa bits"
+        );
+        let i = Tensor::from_vec(vec![2i64, -1], [2], Device::Cpu).unwrap();
+        assert_eq!(
+            i.to_dtype(DType::F32).unwrap().to_vec_f32().unwrap(),
+            vec![2.0, -1.0]
+        );
+        let leaf = x.requires_grad();
+        let g = leaf
+            .to_dtype(DType::F16)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert_eq!(g.get(&leaf).unwrap().dtype(), DType::F32);
+    }
+
+    #[test]
+    fn view_errors_are_typed() {
+        let x = rand(&[2, 3], 1);
+        assert!(matches!(
+            x.reshape([4, 2]),
+            Err(Error::ElementCountMismatch { .. })
+        ));
+        assert!(matches!(
+            x.transpose(0, 2),
+            Err(Error::DimOutOfRange { .. })
+        ));
+        assert!(matches!(
+            x.narrow(1, 2, 2),
+            Err(Error::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            x.broadcast_as([3, 3]),
+            Err(Error::ShapeMismatch { .. })
+        ));
+        assert!(matches!(x.squeeze(0), Err(Error::InvalidArgument { .. })));
+        assert!(matches!(x.unsqueeze(3), Err(Error::DimOutOfRange { .. })));
+        assert!(matches!(
+            x.flatten(1, 2),
+            Err(Error::InvalidArgument { .. })
+        ));
+        assert!(matches!(rand(&[3], 1).t(), Err(Error::RankTooSmall { .. })));
+    }
+
+    #[test]
+    fn cuda_is_a_typed_error_for_now() {
+        let x = rand(&[2], 1);
+        assert!(matches!(
+            x.to_device(Device::Cuda(0)),
+            Err(Error::DeviceUnavailable { .. })
+        ));
+        let z = Tensor::zeros([2], DType::F32, Device::Cuda(0));
+        assert!(matches!(
+            z,
+            Err(Error::DeviceUnavailable {
+                device: Device::Cuda(0),
+                ..
+            })
+        ));
+    }
+}

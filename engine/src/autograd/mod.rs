@@ -126,3 +126,6 @@ impl Tensor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -39,6 +39,19 @@ impl Node {
     }
 }
 
+impl Drop for Node {
+    /// Unlinks the chain of parents iteratively: the default recursive drop of a long graph
+    /// (thousands of chained ops) would overflow the stack.
+    fn drop(&mut self) {
+        let mut stack: Vec<Arc<Node>> = self.parents.drain(..).flatten().collect();
+        while let Some(p) = stack.pop() {
+            if let Some(mut last) = Arc::into_inner(p) {
+                stack.extend(last.parents.drain(..).flatten());
+            }
+        }
+    }
+}
+
 /// True when an op on `inputs` must record a node (grad enabled and some input tracked).
 pub(crate) fn tracking(inputs: &[&Tensor]) -> bool {
     is_grad_enabled() && inputs.iter().any(|t| t.tracks_grad())
