@@ -19,6 +19,7 @@
 
 pub mod blas;
 pub mod compile;
+pub mod emu;
 pub mod launch;
 pub mod ptxas;
 pub mod registry;
