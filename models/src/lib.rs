@@ -1,5 +1,6 @@
 //! `jepa-models`: ViT encoder/predictor with official I-JEPA names, masks, JEPA variants, data,
 //! evaluation and checkpoints.
 
+pub mod data;
 pub mod masks;
 pub mod rng;
