@@ -110,7 +110,7 @@ pub unsafe fn launch(
     let mut ptrs: Vec<*mut c_void> = args
         .slots
         .iter_mut()
-        .map(|b| (&mut **b) as *mut u64 as *mut c_void)
+        .map(|b| b as *mut u64 as *mut c_void)
         .collect();
     let rc = emu_launch(cname.as_ptr(), dims, ptrs.as_mut_ptr(), ptrs.len() as c_int);
     if rc == 0 {
