@@ -1,6 +1,7 @@
 //! `jepa-models`: ViT encoder/predictor with official I-JEPA names, masks, JEPA variants, data,
 //! evaluation and checkpoints.
 
+pub mod checkpoint;
 pub mod data;
 pub mod masks;
 pub mod rng;

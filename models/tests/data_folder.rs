@@ -147,3 +147,24 @@ fn extracted_cifar10_jpeg_folder() {
     assert_eq!(n, 39 * 256);
     eprintln!("{n} images decoded in {:?}", t0.elapsed());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Mutated PNG and JPEG bytes decode or fail with a typed error, never panic.
+    #[test]
+    fn mutated_images_never_panic(flips in proptest::collection::vec((0usize..4_000, proptest::prelude::any::<u8>()), 1..6), cut in 0usize..64) {
+        for fmt in [ImageFormat::Png, ImageFormat::Jpeg] {
+            let mut b = Vec::new();
+            rgb(9, 7, 3).write_to(&mut std::io::Cursor::new(&mut b), fmt).unwrap();
+            for &(pos, val) in &flips {
+                let n = b.len();
+                b[pos % n] = val;
+            }
+            b.truncate(b.len().saturating_sub(cut));
+            if let Ok(img) = decode_image(&b) {
+                proptest::prop_assert_eq!(img.data.len(), img.height * img.width * img.channels);
+            }
+        }
+    }
+}

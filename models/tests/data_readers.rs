@@ -209,3 +209,27 @@ fn debian_fashion_mnist_package() {
         .for_each(|l| counts[l] += 1);
     assert!(counts.iter().all(|&c| c == 6000), "{counts:?}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Mutated idx (plain and gzip) and CIFAR buffers give a typed result, never a panic.
+    #[test]
+    fn mutated_buffers_never_panic(flips in proptest::collection::vec((0usize..4_000, proptest::prelude::any::<u8>()), 1..6), cut in 0usize..4_000) {
+        let raw = idx_bytes(&[3, 5, 7], &[7; 105]);
+        let bases = [raw.clone(), gzip(&raw), [cifar_record(1, 2), cifar_record(3, 4)].concat()];
+        for (k, base) in bases.iter().enumerate() {
+            let mut b = base.clone();
+            for &(pos, val) in &flips {
+                let n = b.len();
+                b[pos % n] = val;
+            }
+            b.truncate(b.len() - cut % b.len().min(9));
+            if k < 2 {
+                let _ = parse_idx(&b);
+            } else {
+                let _ = parse_cifar_bin(&b);
+            }
+        }
+    }
+}

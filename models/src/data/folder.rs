@@ -10,8 +10,9 @@ use super::{read_file, DataError, Dataset, ImageU8, IN_MEMORY};
 
 /// Largest accepted side; bounds decoder allocations on hostile headers.
 const MAX_SIDE: u32 = 16_384;
-/// Decoder allocation cap (the output image counts towards it).
-const MAX_ALLOC: u64 = 1 << 30;
+/// Decoder allocation cap (the output image counts towards it): room for a 9000×9000 RGB image,
+/// far above ImageNet sizes, while a forged header cannot claim gigabytes.
+const MAX_ALLOC: u64 = 256 << 20;
 const EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 
 /// Decodes JPEG or PNG bytes (format sniffed from the content) to 8-bit grey (for grey or
