@@ -288,3 +288,41 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use crate::ops::check::rand;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// A random permutation then narrow read through strides equals index arithmetic.
+        #[test]
+        fn permute_narrow_contiguous(d0 in 1usize..4, d1 in 1usize..5, d2 in 1usize..6, p in 0usize..6, s in 0usize..3) {
+            let perms = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+            let perm = perms[p];
+            let dims = [d0, d1, d2];
+            let x = rand(&dims, (d0 * 100 + d1 * 10 + d2) as u64);
+            let v = x.to_vec_f32().unwrap();
+            let y = x.permute(&perm).unwrap();
+            let pd = [dims[perm[0]], dims[perm[1]], dims[perm[2]]];
+            let start = s.min(pd[2] - 1);
+            let z = y.narrow(2, start, pd[2] - start).unwrap().contiguous().unwrap();
+            let got = z.to_vec_f32().unwrap();
+            let mut i = 0;
+            for a in 0..pd[0] {
+                for b in 0..pd[1] {
+                    for c in start..pd[2] {
+                        let mut src = [0; 3];
+                        src[perm[0]] = a;
+                        src[perm[1]] = b;
+                        src[perm[2]] = c;
+                        prop_assert_eq!(got[i], v[(src[0] * d1 + src[1]) * d2 + src[2]]);
+                        i += 1;
+                    }
+                }
+            }
+            prop_assert_eq!(i, got.len());
+        }
+    }
+}

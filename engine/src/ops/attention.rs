@@ -144,4 +144,16 @@ mod tests {
             Err(Error::RankMismatch { .. })
         ));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Awkward sizes: single token, head dims that are not SIMD multiples.
+        #[test]
+        fn random_shapes_match_reference(b in 1usize..3, h in 1usize..3, n in 1usize..7, d in 1usize..10) {
+            let seed = (b * 1000 + h * 100 + n * 10 + d) as u64;
+            let x = [rand(&[b, h, n, d], seed), rand(&[b, h, n, d], seed + 1), rand(&[b, h, n, d], seed + 2)];
+            let scale = 1.0 / (d as f64).sqrt();
+            check(&x, |t| attention(&t[0], &t[1], &t[2], None), |v| attn_ref(v, b * h, n, d, scale));
+        }
+    }
 }

@@ -233,4 +233,17 @@ mod tests {
         ));
         assert!(RowIndex::new(2, 2, vec![0; 3]).is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        #[test]
+        fn random_gathers_match_reference(b in 1usize..4, n in 1usize..9, d in 1usize..11, k in 1usize..12, seed in 0u64..1000) {
+            let idx: Vec<usize> = (0..b * k).map(|i| ((i as u64 * 7919 + seed) % n as u64) as usize).collect();
+            let ri = RowIndex::new(b, k, idx.clone()).unwrap();
+            let want = |v: &[Vec<f64>]| -> Vec<f64> {
+                (0..b * k * d).map(|o| v[0][((o / (k * d)) * n + idx[o / d]) * d + o % d]).collect()
+            };
+            check(&[rand(&[b, n, d], seed)], |t| t[0].gather_rows_idx(&ri), want);
+        }
+    }
 }

@@ -170,4 +170,20 @@ mod tests {
             Err(Error::InvalidArgument { .. })
         ));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn random_shapes_match_reference(rows in 1usize..5, dim in 3usize..20, affine in proptest::prelude::any::<bool>()) {
+            let seed = (rows * 100 + dim) as u64;
+            // Spread ±4 keeps the row std well above the FD step: a near-constant row makes
+            // x̂ nearly discontinuous and the finite difference meaningless, not the gradient.
+            let x = [rand(&[rows, dim], seed).mul_scalar(4.0).unwrap(), rand_in(&[dim], 0.5, 1.5, seed + 1), rand(&[dim], seed + 2)];
+            if affine {
+                check(&x, |t| t[0].layer_norm(Some(&t[1]), Some(&t[2]), 1e-5), |v| ln_ref(v, dim, 1e-5));
+            } else {
+                check(&x[..1], |t| t[0].layer_norm(None, None, 1e-5), |v| ln_ref(v, dim, 1e-5));
+            }
+        }
+    }
 }

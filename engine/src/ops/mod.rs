@@ -5,6 +5,7 @@
 
 pub mod attention;
 mod binary;
+mod classify;
 mod concat;
 pub mod gather;
 mod gelu;
