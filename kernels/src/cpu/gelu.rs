@@ -1,8 +1,200 @@
-//! GELU, erf form: `0.5·x·(1 + erf(x/√2))`.
-//! STUB: signatures are the contract; bodies are filled in by the kernels work.
+//! GELU, erf form: `gelu(x) = x·Φ(x) = 0.5·x·(1 + erf(x/√2))`,
+//! `gelu'(x) = Φ(x) + x·φ(x)` with `φ(x) = e^{−x²/2}/√(2π)`.
+//!
+//! Both directions evaluate Φ through the Gaussian upper tail (see `erf.rs`) so negative inputs
+//! keep their relative accuracy, and share one `e^{−x²/2}` between Φ and φ. Inputs below −20
+//! (Φ < 1e-88, zero in f32) give exactly 0 even for −∞ instead of `−∞·0 = NaN`.
+//! The fast versions run a SIMD kernel (AVX-512 or portable `wide`, chosen once) over a few
+//! contiguous chunks per rayon thread.
 
-pub fn gelu_fwd(x: &[f32], out: &mut [f32]) { let _ = (x, out); todo!() }
-pub fn gelu_fwd_ref(x: &[f32], out: &mut [f32]) { let _ = (x, out); todo!() }
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod erf;
+
+pub use erf::{erf, erf_f32x8, erf_f64, erfc_f64};
+
+use super::simd::{load8, store8, SimdPath};
+use erf::{cdf_f32x8, cdf_scalar, FRAC_1_SQRT_2PI};
+use rayon::prelude::*;
+use std::sync::OnceLock;
+use wide::f32x8;
+
+/// Where Φ has underflowed: clamping here keeps `x·Φ(x)` finite for x = −∞.
+const X_LO: f32 = -20.0;
+
+type Fwd = unsafe fn(&[f32], &mut [f32]);
+type Bwd = unsafe fn(&[f32], &[f32], &mut [f32]);
+
+struct Kernels {
+    fwd: Fwd,
+    bwd: Bwd,
+}
+
+static PORTABLE: Kernels = Kernels {
+    fwd: fwd_portable,
+    bwd: bwd_portable,
+};
+#[cfg(target_arch = "x86_64")]
+static AVX512: Kernels = Kernels {
+    fwd: avx512::fwd,
+    bwd: avx512::bwd,
+};
+
+fn kernels(path: SimdPath) -> &'static Kernels {
+    static BEST: OnceLock<&'static Kernels> = OnceLock::new();
+    let pick = |p: SimdPath| -> &'static Kernels {
+        match p.or_portable() {
+            #[cfg(target_arch = "x86_64")]
+            SimdPath::Avx512 => &AVX512,
+            _ => &PORTABLE,
+        }
+    };
+    if path == SimdPath::best() {
+        BEST.get_or_init(|| pick(path))
+    } else {
+        pick(path)
+    }
+}
+
+/// Elements per rayon task below which a call stays on one thread (~40 flops per element).
+const MIN_TASK_ELEMS: usize = 8 * 1024;
+
+fn chunk_len(n: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    // Multiple of 16 so only the last chunk has a SIMD tail.
+    n.div_ceil(threads * 4)
+        .max(MIN_TASK_ELEMS)
+        .next_multiple_of(16)
+}
+
+#[track_caller]
+fn check(what: &str, need: usize, s: &[f32]) {
+    assert!(
+        s.len() >= need,
+        "gelu: `{what}` has {} elements, needs {need}",
+        s.len()
+    );
+}
+
+/// out = gelu(x) over `x.len()` elements.
+///
+/// # Panics
+/// If `out` is shorter than `x`.
+pub fn gelu_fwd(x: &[f32], out: &mut [f32]) {
+    gelu_fwd_with(SimdPath::best(), x, out)
+}
+
+/// [`gelu_fwd`] on a chosen SIMD path (falls back to portable where unsupported).
+#[track_caller]
+pub fn gelu_fwd_with(path: SimdPath, x: &[f32], out: &mut [f32]) {
+    check("out", x.len(), out);
+    let k = kernels(path);
+    let out = &mut out[..x.len()];
+    let cl = chunk_len(x.len());
+    // SAFETY: `kernels` only hands out the AVX-512 kernel when the CPU supports it, and every
+    // call gets equally long input/output slices.
+    if cl >= x.len() {
+        unsafe { (k.fwd)(x, out) };
+    } else {
+        x.par_chunks(cl)
+            .zip(out.par_chunks_mut(cl))
+            .for_each(|(xc, oc)| unsafe { (k.fwd)(xc, oc) });
+    }
+}
+
 /// dx = dout · gelu'(x); overwrites dx.
-pub fn gelu_bwd(x: &[f32], dout: &[f32], dx: &mut [f32]) { let _ = (x, dout, dx); todo!() }
-pub fn gelu_bwd_ref(x: &[f32], dout: &[f32], dx: &mut [f32]) { let _ = (x, dout, dx); todo!() }
+///
+/// # Panics
+/// If `dout` or `dx` is shorter than `x`.
+pub fn gelu_bwd(x: &[f32], dout: &[f32], dx: &mut [f32]) {
+    gelu_bwd_with(SimdPath::best(), x, dout, dx)
+}
+
+/// [`gelu_bwd`] on a chosen SIMD path (falls back to portable where unsupported).
+#[track_caller]
+pub fn gelu_bwd_with(path: SimdPath, x: &[f32], dout: &[f32], dx: &mut [f32]) {
+    check("dout", x.len(), dout);
+    check("dx", x.len(), dx);
+    let k = kernels(path);
+    let (dout, dx) = (&dout[..x.len()], &mut dx[..x.len()]);
+    let cl = chunk_len(x.len());
+    // SAFETY: as in the forward.
+    if cl >= x.len() {
+        unsafe { (k.bwd)(x, dout, dx) };
+    } else {
+        x.par_chunks(cl)
+            .zip(dout.par_chunks(cl))
+            .zip(dx.par_chunks_mut(cl))
+            .for_each(|((xc, gc), dc)| unsafe { (k.bwd)(xc, gc, dc) });
+    }
+}
+
+fn fwd_portable(x: &[f32], out: &mut [f32]) {
+    let mut xs = x.chunks_exact(8);
+    let mut os = out.chunks_exact_mut(8);
+    for (xc, oc) in (&mut xs).zip(&mut os) {
+        let v = load8(xc);
+        let (phi, _) = cdf_f32x8(v);
+        store8(oc, v.fast_max(f32x8::splat(X_LO)) * phi);
+    }
+    for (&v, o) in xs.remainder().iter().zip(os.into_remainder()) {
+        *o = v.max(X_LO) * cdf_scalar(v).0;
+    }
+}
+
+fn bwd_portable(x: &[f32], dout: &[f32], dx: &mut [f32]) {
+    let (mut xs, mut gs) = (x.chunks_exact(8), dout.chunks_exact(8));
+    let mut ds = dx.chunks_exact_mut(8);
+    let (lo, hi, c) = (
+        f32x8::splat(X_LO),
+        f32x8::splat(-X_LO),
+        f32x8::splat(FRAC_1_SQRT_2PI),
+    );
+    for ((xc, gc), dc) in (&mut xs).zip(&mut gs).zip(&mut ds) {
+        let v = load8(xc);
+        let (phi, e) = cdf_f32x8(v);
+        // Clamped x in x·φ(x): φ is 0 there anyway, and ±∞·0 would be NaN.
+        let d = (v.fast_max(lo).fast_min(hi) * e).mul_add(c, phi);
+        store8(dc, load8(gc) * d);
+    }
+    let rest = xs
+        .remainder()
+        .iter()
+        .zip(gs.remainder())
+        .zip(ds.into_remainder());
+    for ((&v, &g), d) in rest {
+        let (phi, e) = cdf_scalar(v);
+        *d = g * (v.clamp(X_LO, -X_LO) * e).mul_add(FRAC_1_SQRT_2PI, phi);
+    }
+}
+
+/// Φ(x) in f64 without cancelling `1 + erf` on the negative side.
+fn cdf_f64(x: f64) -> f64 {
+    let z = x * std::f64::consts::FRAC_1_SQRT_2;
+    if z >= -2.0 {
+        0.5 * (1.0 + erf_f64(z))
+    } else {
+        0.5 * erfc_f64(-z)
+    }
+}
+
+/// Scalar reference of [`gelu_fwd`] in f64.
+pub fn gelu_fwd_ref(x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        let v = v as f64;
+        *o = (v.max(X_LO as f64) * cdf_f64(v)) as f32;
+    }
+}
+
+/// Scalar reference of [`gelu_bwd`] in f64.
+pub fn gelu_bwd_ref(x: &[f32], dout: &[f32], dx: &mut [f32]) {
+    let c = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+    for ((d, &v), &g) in dx.iter_mut().zip(x).zip(dout) {
+        let v = v as f64;
+        let vc = v.clamp(X_LO as f64, -X_LO as f64);
+        *d = (g as f64 * (cdf_f64(v) + vc * c * (-0.5 * v * v).exp())) as f32;
+    }
+}
+
+#[cfg(test)]
+mod tests;
