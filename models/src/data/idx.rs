@@ -36,6 +36,16 @@ pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray, DataError> {
     parse_raw(bytes)
 }
 
+/// Decompresses `bytes` if they carry the gzip magic (output capped at
+/// [`MAX_DECOMPRESSED_BYTES`]), else returns them unchanged.
+pub fn maybe_gunzip(bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
+    if bytes.starts_with(&GZIP_MAGIC) {
+        gunzip(&bytes)
+    } else {
+        Ok(bytes)
+    }
+}
+
 fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, DataError> {
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(bytes)

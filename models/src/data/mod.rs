@@ -1,10 +1,13 @@
 //! Datasets, image transforms and a prefetching batch loader.
 //!
 //! Readers: idx (MNIST / Fashion-MNIST, optionally gzip), CIFAR-10 binary batches and, behind the
-//! `images` feature, ImageFolder trees of JPEG/PNG files. Every reader has a byte-slice entry
-//! point (`parse_idx`, `parse_cifar_bin`, `decode_image`) that returns a typed error, never
-//! panics, on corrupt, truncated or empty input; the file-level wrappers add the file's path.
+//! `images` feature, ImageFolder trees of JPEG/PNG files, on disk or inside a `.tar(.gz)`. Every
+//! reader has a byte-slice entry point (`parse_idx`, `parse_cifar_bin`, `decode_image`,
+//! `parse_tar`) that returns a typed error, never panics, on corrupt, truncated or empty input;
+//! the file-level wrappers add the file's path.
 
+#[cfg(feature = "images")]
+mod archive;
 mod cifar;
 #[cfg(feature = "images")]
 mod folder;
@@ -17,11 +20,14 @@ mod transform;
 
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "images")]
+pub use archive::{parse_tar, ImageArchive, TarEntry};
 pub use cifar::{parse_cifar_bin, CifarSplit, CIFAR_CLASSES, CIFAR_RECORD_BYTES};
 #[cfg(feature = "images")]
 pub use folder::{decode_image, ImageFolder};
 pub use idx::{
-    parse_idx, read_idx_file, IdxArray, IdxSplit, FASHION_MNIST_DEBIAN_DIR, MAX_DECOMPRESSED_BYTES,
+    maybe_gunzip, parse_idx, read_idx_file, IdxArray, IdxSplit, FASHION_MNIST_DEBIAN_DIR,
+    MAX_DECOMPRESSED_BYTES,
 };
 pub use loader::{batches_per_epoch, Batch, Loader, LoaderConfig};
 pub use memory::ArrayDataset;
