@@ -20,6 +20,8 @@ mod unary;
 mod vicreg;
 
 #[cfg(test)]
+mod block_tests;
+#[cfg(test)]
 pub(crate) mod check;
 
 use crate::{Result, Tensor};
