@@ -340,8 +340,8 @@ pub fn layernorm_bwd_ref(
     rstd: &[f32],
     dout: &[f32],
     dx: &mut [f32],
-    mut dweight: Option<&mut [f32]>,
-    mut dbias: Option<&mut [f32]>,
+    dweight: Option<&mut [f32]>,
+    dbias: Option<&mut [f32]>,
 ) {
     let mut dw = vec![0f64; dim];
     let mut db = vec![0f64; dim];
@@ -363,10 +363,10 @@ pub fn layernorm_bwd_ref(
             db[j] += dout[r * dim + j] as f64;
         }
     }
-    if let Some(d) = dweight.as_deref_mut() {
+    if let Some(d) = dweight {
         d.iter_mut().zip(&dw).for_each(|(o, v)| *o = *v as f32);
     }
-    if let Some(d) = dbias.as_deref_mut() {
+    if let Some(d) = dbias {
         d.iter_mut().zip(&db).for_each(|(o, v)| *o = *v as f32);
     }
 }

@@ -88,11 +88,11 @@ pub const EXP_LO: f32 = -87.3365;
 pub const EXP_HI: f32 = 88.72284;
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 // ln2 split so that `n·LN2_HI` is exact for |n| ≤ 2^8 (LN2_HI has 16 significant bits).
-const LN2_HI: f32 = 0.693_145_751_953_125;
-const LN2_LO: f32 = 1.428_606_765_330_187e-6;
+const LN2_HI: f32 = 0.693_145_75;
+const LN2_LO: f32 = 1.428_606_8e-6;
 // Taylor-like coefficients 1/k! refitted (minimax on [-ln2/2, ln2/2]) for e^r = 1 + r + r²·P(r).
-const P0: f32 = 5.000_000_1e-1;
-const P1: f32 = 1.666_666_5e-1;
+const P0: f32 = 0.5;
+const P1: f32 = 1.666_666_6e-1;
 const P2: f32 = 4.166_579_6e-2;
 const P3: f32 = 8.333_452e-3;
 const P4: f32 = 1.398_199_9e-3;

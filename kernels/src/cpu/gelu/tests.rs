@@ -1,3 +1,6 @@
+// Reference values are quoted to the digits the source gave.
+#![allow(clippy::excessive_precision)]
+
 use super::*;
 use proptest::prelude::*;
 

@@ -307,12 +307,12 @@ fn layernorm_bwd_ref_matches_finite_differences() {
             dn[i] -= h;
             (f(&up) - f(&dn)) / (2.0 * h)
         };
-        for i in 0..n {
+        for (i, &got) in dx.iter().enumerate() {
             let want = numeric(&x64, i, &|xv| loss64(rows, dim, xv, wo, bo, &d64));
             assert!(
-                (dx[i] as f64 - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                (got as f64 - want).abs() <= 1e-4 * (1.0 + want.abs()),
                 "affine {affine} dx[{i}]: {} vs {want}",
-                dx[i]
+                got
             );
         }
         if affine {
