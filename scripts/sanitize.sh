@@ -14,7 +14,7 @@ out="target/sanitize"
 mkdir -p "$out"
 src_dir="kernels/emu/sanitize"
 common=(-std=c++20 -O0 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unknown-pragmas -Wno-clobbered)
-deps=(kernels/emu/emu_cuda.hpp "$src_dir/driver.hpp" kernels/cuda/common.cuh)
+deps=(kernels/emu/emu_cuda.hpp "$src_dir/driver.hpp" kernels/cuda/common.cuh scripts/sanitize.sh)
 
 build() {  # build <name> <kind>
     local name="$1" kind="$2" bin="$out/$1.$2" flags
@@ -47,7 +47,7 @@ jobs_list=()
 for n in "${names[@]}"; do jobs_list+=("$n tsan" "$n asan"); done
 # Two compiles at a time (the CI machine has 2 cores).
 printf '%s\n' "${jobs_list[@]}" | xargs -P "${SANITIZE_JOBS:-2}" -L 1 bash -c '
-    common=($common_str); deps=(kernels/emu/emu_cuda.hpp "$src_dir/driver.hpp" kernels/cuda/common.cuh)
+    common=($common_str); deps=(kernels/emu/emu_cuda.hpp "$src_dir/driver.hpp" kernels/cuda/common.cuh scripts/sanitize.sh)
     build "$0" "$1"' || { echo "sanitize: build failed" >&2; exit 1; }
 
 failed=0
