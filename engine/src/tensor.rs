@@ -77,7 +77,13 @@ impl Tensor {
     }
     /// A contiguous tensor of `dtype` from f32 results (the compute type of every op).
     pub(crate) fn from_f32(v: Vec<f32>, shape: impl Into<Shape>, dtype: DType) -> Tensor {
-        Tensor::from_cpu(CpuStorage::from_f32_vec(v, dtype), shape.into())
+        let shape = shape.into();
+        debug_assert_eq!(
+            v.len(),
+            shape.elem_count(),
+            "op produced a buffer of the wrong length"
+        );
+        Tensor::from_cpu(CpuStorage::from_f32_vec(v, dtype), shape)
     }
     /// A new view of the same storage (fresh id, untracked).
     pub(crate) fn view_with(&self, layout: Layout) -> Tensor {

@@ -47,7 +47,7 @@ impl Tensor {
                 msg,
             });
         }
-        let rows = self.elem_count() / dim.max(1);
+        let rows: usize = self.dims()[..self.rank() - 1].iter().product();
         let x = self.contiguous()?;
         let (mut out, mut mean, mut rstd) =
             (vec![0f32; rows * dim], vec![0f32; rows], vec![0f32; rows]);

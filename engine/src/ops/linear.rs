@@ -33,7 +33,7 @@ impl Tensor {
                 });
             }
         }
-        let rows = self.elem_count() / n_in.max(1);
+        let rows: usize = self.dims()[..self.rank() - 1].iter().product();
         let x = self.contiguous()?;
         let v = {
             let xs = x.f32_contig(op)?;
@@ -243,5 +243,40 @@ mod tests {
             s.linear(&w, None),
             Err(Error::RankTooSmall { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod empty {
+    use crate::{DType, Device, Tensor};
+
+    /// Zero-sized dims give correctly shaped (empty or bias-only) results, not panics.
+    #[test]
+    fn empty_inner_and_outer_dims() {
+        let z = |s: &[usize]| Tensor::zeros(s.to_vec(), DType::F32, Device::Cpu).unwrap();
+        let b = Tensor::ones([4], DType::F32, Device::Cpu).unwrap();
+        let y = z(&[3, 0]).linear(&z(&[4, 0]), Some(&b)).unwrap();
+        assert_eq!(
+            (y.dims(), y.to_vec_f32().unwrap()),
+            (&[3usize, 4][..], vec![1.0; 12])
+        );
+        assert_eq!(
+            z(&[0, 5]).linear(&z(&[4, 5]), None).unwrap().dims(),
+            &[0, 4]
+        );
+        let (out, mean, _) = z(&[2, 3, 0]).layer_norm_stats(None, None, 1e-5).unwrap();
+        assert_eq!(
+            (out.dims(), mean.dims()),
+            (&[2usize, 3, 0][..], &[2usize, 3][..])
+        );
+        assert_eq!(z(&[2, 0, 3]).softmax(2).unwrap().dims(), &[2, 0, 3]);
+        assert_eq!(
+            z(&[2, 3, 0])
+                .matmul(&z(&[0, 2]))
+                .unwrap()
+                .to_vec_f32()
+                .unwrap(),
+            vec![0.0; 12]
+        );
     }
 }

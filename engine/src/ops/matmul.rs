@@ -29,7 +29,7 @@ impl Tensor {
         // the weight gradient a single GEMM as well instead of a batch then a sum.
         if rb == 2 && ra > 2 && self.is_contiguous() {
             let mut dims = self.dims()[..ra - 1].to_vec();
-            let rows = self.elem_count() / k.max(1);
+            let rows: usize = self.dims()[..ra - 1].iter().product();
             let out = self.reshape([rows, k])?.matmul(rhs)?;
             dims.push(n);
             return out.reshape(dims);

@@ -18,7 +18,7 @@ impl Tensor {
                 .transpose(dim, last);
         }
         let d = self.dims()[last];
-        let rows = self.elem_count() / d.max(1);
+        let rows: usize = self.dims()[..last].iter().product();
         let mut out = vec![0f32; self.elem_count()];
         if !out.is_empty() {
             softmax_fwd(rows, d, &self.f32_contig(op)?, &mut out);
