@@ -132,8 +132,18 @@ pub fn check_gemm_args(
 /// Below this many multiply-adds a product runs single-threaded: rayon dispatch would cost more
 /// than it saves.
 const PAR_MIN_FLOPS: usize = 48 * 48 * 48;
-/// Per-item size below which a batch is parallelised over items rather than inside each product.
+/// Per-item size below which a batch is always parallelised over items rather than inside each
+/// product (the crate's own threading has too little to split there).
 const BATCH_ITEM_MAX_FLOPS: usize = 256 * 256 * 256;
+
+/// Whether to spread a batch over rayon with single-threaded products. Large products go over
+/// the batch too when the items divide evenly among threads (or there are many of them);
+/// otherwise, e.g. 3 big items on 2 threads, splitting inside each product balances better.
+fn batch_parallel(batch: usize, flops: usize, threads: usize) -> bool {
+    batch > 1
+        && threads > 1
+        && (flops < BATCH_ITEM_MAX_FLOPS || batch % threads == 0 || batch >= 4 * threads)
+}
 
 /// `c[b] = (accumulate ? c[b] : 0) + a[b]·b[b] (+ bias)` for `b in 0..batch`.
 /// `a[b]` is `[m, k]`, `b[b]` is `[k, n]` (read through strides), `c` is contiguous
@@ -171,7 +181,7 @@ pub fn gemm(
         // bounds and fits in isize; cb is exclusively borrowed.
         unsafe { gemm_item(m, k, n, a, sa, b, sb, bi, cb, bias, accumulate, par) }
     };
-    if batch > 1 && threads > 1 && flops < BATCH_ITEM_MAX_FLOPS {
+    if batch_parallel(batch, flops, threads) {
         // Group items so each rayon task carries at least PAR_MIN_FLOPS of work.
         let min_len = (PAR_MIN_FLOPS / flops.max(1)).max(1);
         c.par_chunks_mut(item)

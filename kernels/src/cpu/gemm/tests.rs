@@ -198,11 +198,13 @@ fn gemm_attention_sized_batch_matches_ref() {
     assert_close(&fast, &want, &tol).unwrap();
 }
 
-/// `matrixmultiply` as an independent oracle, on a product big enough for the crate's threading.
+/// `matrixmultiply` as an independent oracle on larger products: one item threaded inside the
+/// crate, three big items (uneven over threads, so threaded inside each), four over the batch.
 #[test]
 fn gemm_large_matches_matrixmultiply() {
-    let (batch, m, k, n) = (2, 193, 130, 257);
-    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+    let shapes = [(1, 193, 130, 257), (3, 300, 260, 257), (4, 193, 130, 65)];
+    let modes = [(false, false), (true, false), (false, true), (true, true)];
+    for ((batch, m, k, n), (ta, tb)) in shapes.into_iter().flat_map(|s| modes.map(|t| (s, t))) {
         let (la, sa) = layout(batch, m, k, ta, 5, false);
         let (lb, sb) = layout(batch, k, n, tb, 0, false);
         let a = fill(la, 21);
