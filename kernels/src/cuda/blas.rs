@@ -65,6 +65,13 @@ fn plan(
     if s.batch == 0 || s.m == 0 || s.n == 0 || s.k == 0 {
         return Err(bad(format!("empty GEMM {s:?}")));
     }
+    if i32::try_from(s.batch).is_err()
+        || [s.stride_a, s.stride_b, s.stride_c]
+            .iter()
+            .any(|v| i64::try_from(*v).is_err())
+    {
+        return Err(bad(format!("batch or strides out of range: {s:?}")));
+    }
     let (la, lb, lc) = lens;
     for (what, len, req) in [
         ("a", la, need(s.stride_a, s.m * s.k)),
@@ -193,4 +200,56 @@ pub fn gemm_bf16(
         )
     }
     .map_err(blas_err("gemm_bf16"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_row_major_product_swaps_operands() {
+        // C[M,N] = A[M,K]·B[K,N]: m = N, n = M, k = K, B first (lda = N), A second (ldb = K).
+        let g = plan("t", &GemmShape::new(5, 7, 3), (15, 21, 35)).unwrap();
+        assert_eq!((g.m, g.n, g.k, g.lda, g.ldb, g.ldc), (7, 5, 3, 7, 3, 7));
+        assert_eq!(
+            (g.transa, g.transb),
+            (
+                cublasOperation_t::CUBLAS_OP_N,
+                cublasOperation_t::CUBLAS_OP_N
+            )
+        );
+    }
+
+    #[test]
+    fn linear_layer_weight_is_transposed_first_operand() {
+        // C[M,N] = A[M,K]·W[N,K]ᵀ: first operand W with transa = T, lda = K; A with ldb = K.
+        let s = GemmShape {
+            trans_b: true,
+            ..GemmShape::new(4, 6, 8)
+        };
+        let g = plan("t", &s, (32, 48, 24)).unwrap();
+        assert_eq!((g.m, g.n, g.k, g.lda, g.ldb, g.ldc), (6, 4, 8, 8, 8, 6));
+        assert_eq!(g.transa, cublasOperation_t::CUBLAS_OP_T);
+        assert_eq!(g.transb, cublasOperation_t::CUBLAS_OP_N);
+        let s = GemmShape {
+            trans_a: true,
+            ..GemmShape::new(4, 6, 8)
+        };
+        let g = plan("t", &s, (32, 48, 24)).unwrap();
+        assert_eq!((g.ldb, g.transb), (4, cublasOperation_t::CUBLAS_OP_T));
+    }
+
+    #[test]
+    fn short_buffers_and_empty_shapes_are_errors_not_launches() {
+        let s = GemmShape {
+            batch: 2,
+            ..GemmShape::new(2, 2, 2)
+        };
+        assert!(matches!(
+            plan("t", &s, (7, 8, 8)),
+            Err(CudaError::InvalidArgument { .. })
+        ));
+        assert!(plan("t", &s, (8, 8, 8)).is_ok());
+        assert!(plan("t", &GemmShape::new(0, 2, 2), (8, 8, 8)).is_err());
+    }
 }

@@ -55,6 +55,12 @@ pub fn vicreg(
             reason: format!("need n ≥ 2 and d ≥ 1, got [{n}, {d}]"),
         });
     }
+    if n.div_ceil(32) > 65535 {
+        return Err(CudaError::InvalidArgument {
+            kernel: K,
+            reason: format!("n = {n} exceeds the grid.y limit"),
+        });
+    }
     if (scratch.n, scratch.d) != (n, d) {
         return Err(CudaError::InvalidArgument {
             kernel: K,
