@@ -5,3 +5,4 @@ pub mod checkpoint;
 pub mod data;
 pub mod masks;
 pub mod rng;
+pub mod vit;

@@ -1,0 +1,50 @@
+//! Golden parity of the ViT encoder against the PyTorch reference (`vit_weights` +
+//! `vit_case`): full forward, masked forward, the embedded tokens and every block's output.
+
+mod golden_common;
+
+use golden_common::{assert_close, open_all, vit_config};
+use jepa_engine::RowIndex;
+use jepa_models::vit::{EncoderInputs, VisionTransformer};
+
+#[test]
+fn golden_vit_forward_matches_reference() {
+    let Some(cases) = open_all(&["vit_weights", "vit_case"]) else {
+        return;
+    };
+    let (w, c) = (&cases[0], &cases[1]);
+    let cfg = vit_config(w, "");
+    let vit = VisionTransformer::new(cfg.clone(), vec![], 7, false).unwrap();
+    vit.load_map(&w.tensors, "", "vit_weights").unwrap();
+
+    let x = c.t("x");
+    let full = vit
+        .forward_with(
+            x,
+            EncoderInputs {
+                keep_blocks: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_close("out", &full.out, c.t("out"), c.meta_f64("f32err_out"));
+    assert_close("dbg.tokens0", &full.tokens0, c.t("dbg.tokens0"), None);
+    assert_eq!(full.blocks.len(), cfg.depth);
+    let mut checked = 0;
+    for (i, b) in full.blocks.iter().enumerate() {
+        if let Some(want) = c.get(&format!("dbg.block{i}")) {
+            assert_close(&format!("dbg.block{i}"), b, want, None);
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "vit_case holds no dbg.block<i> tensor");
+
+    let mask = RowIndex::from_tensor(c.t("mask")).unwrap();
+    let masked = vit.forward_masked(x, &[mask]).unwrap();
+    assert_close(
+        "out_masked",
+        &masked,
+        c.t("out_masked"),
+        c.meta_f64("f32err_out_masked"),
+    );
+}
