@@ -1,47 +1,82 @@
 //! Portable `wide::f32x8` row kernels for LayerNorm (see the parent module for the math).
+//!
+//! Like the AVX-512 kernels, they work on groups of `G` rows so the short per-row reduction
+//! chains overlap, and load weight/bias (and update the dw/db partials) once per group. Row
+//! tails past the last multiple of 8 are handled with scalar code.
 
 use crate::cpu::simd::{hsum, load8, store8};
 use wide::f32x8;
 
-/// Σ row, four vector accumulators.
+/// Rows processed together.
+const G: usize = 4;
+
+/// Mean and biased variance of the `N` rows of `x` (row length `dim`), two passes each.
 #[inline(always)]
-fn row_sum(x: &[f32]) -> f32 {
-    let mut acc = [f32x8::ZERO; 4];
-    let mut c = x.chunks_exact(32);
-    for v in &mut c {
-        for (j, a) in acc.iter_mut().enumerate() {
-            *a += load8(&v[j * 8..]);
+fn stats<const N: usize>(x: &[f32], dim: usize) -> ([f32; N], [f32; N]) {
+    let main = dim - dim % 8;
+    let mut acc = [f32x8::ZERO; N];
+    for i in (0..main).step_by(8) {
+        for (r, a) in acc.iter_mut().enumerate() {
+            *a += load8(&x[r * dim + i..]);
         }
     }
-    let mut t = c.remainder().chunks_exact(8);
-    for v in &mut t {
-        acc[0] += load8(v);
+    let mut mu = [0f32; N];
+    for r in 0..N {
+        let tail: f32 = x[r * dim + main..(r + 1) * dim].iter().sum();
+        mu[r] = (hsum(acc[r]) + tail) / dim as f32;
     }
-    hsum((acc[0] + acc[1]) + (acc[2] + acc[3])) + t.remainder().iter().sum::<f32>()
+    let mut q = [f32x8::ZERO; N];
+    for i in (0..main).step_by(8) {
+        for (r, q) in q.iter_mut().enumerate() {
+            let d = load8(&x[r * dim + i..]) - f32x8::splat(mu[r]);
+            *q = d.mul_add(d, *q);
+        }
+    }
+    let mut var = [0f32; N];
+    for r in 0..N {
+        let tail: f32 = x[r * dim + main..(r + 1) * dim]
+            .iter()
+            .map(|&v| (v - mu[r]) * (v - mu[r]))
+            .sum();
+        var[r] = (hsum(q[r]) + tail) / dim as f32;
+    }
+    (mu, var)
 }
 
-/// Σ (row − mu)².
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn row_centered_sq(x: &[f32], mu: f32) -> f32 {
-    let vm = f32x8::splat(mu);
-    let (mut a0, mut a1) = (f32x8::ZERO, f32x8::ZERO);
-    let mut c = x.chunks_exact(16);
-    for v in &mut c {
-        let d0 = load8(v) - vm;
-        let d1 = load8(&v[8..]) - vm;
-        a0 = d0.mul_add(d0, a0);
-        a1 = d1.mul_add(d1, a1);
+fn fwd_group<const N: usize>(
+    dim: usize,
+    eps: f32,
+    x: &[f32],
+    w: Option<&[f32]>,
+    b: Option<&[f32]>,
+    out: &mut [f32],
+    mean: &mut [f32],
+    rstd: &mut [f32],
+) {
+    let (mu, var) = stats::<N>(x, dim);
+    let mut rs = [0f32; N];
+    for r in 0..N {
+        rs[r] = 1.0 / (var[r] + eps).sqrt();
+        mean[r] = mu[r];
+        rstd[r] = rs[r];
     }
-    let mut t = c.remainder().chunks_exact(8);
-    for v in &mut t {
-        let d = load8(v) - vm;
-        a0 = d.mul_add(d, a0);
+    let main = dim - dim % 8;
+    for i in (0..main).step_by(8) {
+        let vw = w.map_or(f32x8::splat(1.0), |w| load8(&w[i..]));
+        let vb = b.map_or(f32x8::ZERO, |b| load8(&b[i..]));
+        for r in 0..N {
+            let y = (load8(&x[r * dim + i..]) - f32x8::splat(mu[r])) * f32x8::splat(rs[r]);
+            store8(&mut out[r * dim + i..], y.mul_add(vw, vb));
+        }
     }
-    hsum(a0 + a1)
-        + t.remainder()
-            .iter()
-            .map(|&v| (v - mu) * (v - mu))
-            .sum::<f32>()
+    for i in main..dim {
+        let (wi, bi) = (w.map_or(1.0, |w| w[i]), b.map_or(0.0, |b| b[i]));
+        for r in 0..N {
+            out[r * dim + i] = ((x[r * dim + i] - mu[r]) * rs[r]).mul_add(wi, bi);
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -55,43 +90,108 @@ pub(super) fn fwd_rows(
     mean: &mut [f32],
     rstd: &mut [f32],
 ) {
+    let rows = mean.len();
+    let full = rows - rows % G;
+    let (xg, xt) = x.split_at(full * dim);
+    let (og, ot) = out.split_at_mut(full * dim);
+    let (mg, mt) = mean.split_at_mut(full);
+    let (sg, st) = rstd.split_at_mut(full);
+    let groups = xg.chunks_exact(G * dim).zip(og.chunks_exact_mut(G * dim));
+    for ((xc, oc), (mc, sc)) in groups.zip(mg.chunks_exact_mut(G).zip(sg.chunks_exact_mut(G))) {
+        fwd_group::<G>(dim, eps, xc, w, b, oc, mc, sc);
+    }
+    let singles = xt.chunks_exact(dim).zip(ot.chunks_exact_mut(dim));
+    for ((xc, oc), (mc, sc)) in singles.zip(mt.chunks_exact_mut(1).zip(st.chunks_exact_mut(1))) {
+        fwd_group::<1>(dim, eps, xc, w, b, oc, mc, sc);
+    }
+}
+
+/// `g = dout·w` for lanes `i..i+8` of row `r`.
+#[inline(always)]
+fn g8(dout: &[f32], vw: f32x8, at: usize) -> f32x8 {
+    load8(&dout[at..]) * vw
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn bwd_group<const N: usize>(
+    dim: usize,
+    x: &[f32],
+    w: Option<&[f32]>,
+    mean: &[f32],
+    rstd: &[f32],
+    dout: &[f32],
+    dx: &mut [f32],
+    mut dw: Option<&mut [f32]>,
+    mut db: Option<&mut [f32]>,
+) {
+    let main = dim - dim % 8;
+    let one = f32x8::splat(1.0);
+    // Pass 1: Σg and Σg·x̂ per row, and the group's dw/db contribution.
+    let (mut s1, mut s2) = ([f32x8::ZERO; N], [f32x8::ZERO; N]);
+    for i in (0..main).step_by(8) {
+        let vw = w.map_or(one, |w| load8(&w[i..]));
+        let (mut gw, mut gb) = (f32x8::ZERO, f32x8::ZERO);
+        for r in 0..N {
+            let d = load8(&dout[r * dim + i..]);
+            let xh = (load8(&x[r * dim + i..]) - f32x8::splat(mean[r])) * f32x8::splat(rstd[r]);
+            let g = d * vw;
+            s1[r] += g;
+            s2[r] = g.mul_add(xh, s2[r]);
+            gw = d.mul_add(xh, gw);
+            gb += d;
+        }
+        if let Some(dw) = dw.as_deref_mut() {
+            let acc = load8(&dw[i..]) + gw;
+            store8(&mut dw[i..], acc);
+        }
+        if let Some(db) = db.as_deref_mut() {
+            let acc = load8(&db[i..]) + gb;
+            store8(&mut db[i..], acc);
+        }
+    }
+    let (mut t1, mut t2) = ([0f32; N], [0f32; N]);
+    for r in 0..N {
+        t1[r] = hsum(s1[r]);
+        t2[r] = hsum(s2[r]);
+    }
+    for i in main..dim {
+        let wi = w.map_or(1.0, |w| w[i]);
+        for r in 0..N {
+            let d = dout[r * dim + i];
+            let xh = (x[r * dim + i] - mean[r]) * rstd[r];
+            t1[r] += d * wi;
+            t2[r] = (d * wi).mul_add(xh, t2[r]);
+            if let Some(dw) = dw.as_deref_mut() {
+                dw[i] = d.mul_add(xh, dw[i]);
+            }
+            if let Some(db) = db.as_deref_mut() {
+                db[i] += d;
+            }
+        }
+    }
+    // Pass 2: dx = rs·g − rs·mean(g) − x̂·rs·mean(g·x̂).
     let inv_d = 1.0 / dim as f32;
-    for (r, (xr, or)) in x
-        .chunks_exact(dim)
-        .zip(out.chunks_exact_mut(dim))
-        .enumerate()
-    {
-        let mu = row_sum(xr) * inv_d;
-        let rs = 1.0 / (row_centered_sq(xr, mu) * inv_d + eps).sqrt();
-        mean[r] = mu;
-        rstd[r] = rs;
-        let (vm, vr) = (f32x8::splat(mu), f32x8::splat(rs));
-        let main = dim - dim % 8;
-        match (w, b) {
-            (Some(w), Some(b)) => {
-                for i in (0..main).step_by(8) {
-                    let y = (load8(&xr[i..]) - vm) * vr;
-                    store8(&mut or[i..], y.mul_add(load8(&w[i..]), load8(&b[i..])));
-                }
-                for i in main..dim {
-                    or[i] = ((xr[i] - mu) * rs).mul_add(w[i], b[i]);
-                }
-            }
-            _ => {
-                for i in (0..main).step_by(8) {
-                    store8(&mut or[i..], (load8(&xr[i..]) - vm) * vr);
-                }
-                for i in main..dim {
-                    or[i] = (xr[i] - mu) * rs;
-                }
-                // Weight without bias (or the reverse) is rare: fix the L1-hot row up in place.
-                if let Some(w) = w {
-                    or.iter_mut().zip(w).for_each(|(o, &v)| *o *= v);
-                }
-                if let Some(b) = b {
-                    or.iter_mut().zip(b).for_each(|(o, &v)| *o += v);
-                }
-            }
+    let (mut c1, mut c2) = ([0f32; N], [0f32; N]);
+    for r in 0..N {
+        c1[r] = rstd[r] * t1[r] * inv_d;
+        c2[r] = rstd[r] * t2[r] * inv_d;
+    }
+    for i in (0..main).step_by(8) {
+        let vw = w.map_or(one, |w| load8(&w[i..]));
+        for r in 0..N {
+            let vr = f32x8::splat(rstd[r]);
+            let xh = (load8(&x[r * dim + i..]) - f32x8::splat(mean[r])) * vr;
+            let v = g8(dout, vw, r * dim + i).mul_add(vr, -f32x8::splat(c1[r]))
+                - xh * f32x8::splat(c2[r]);
+            store8(&mut dx[r * dim + i..], v);
+        }
+    }
+    for i in main..dim {
+        let wi = w.map_or(1.0, |w| w[i]);
+        for r in 0..N {
+            let xh = (x[r * dim + i] - mean[r]) * rstd[r];
+            dx[r * dim + i] = (dout[r * dim + i] * wi).mul_add(rstd[r], -c1[r]) - xh * c2[r];
         }
     }
 }
@@ -108,65 +208,19 @@ pub(super) fn bwd_rows(
     mut dw: Option<&mut [f32]>,
     mut db: Option<&mut [f32]>,
 ) {
-    let inv_d = 1.0 / dim as f32;
-    let main = dim - dim % 8;
-    let rows = x
-        .chunks_exact(dim)
-        .zip(dout.chunks_exact(dim))
-        .zip(dx.chunks_exact_mut(dim));
-    for (r, ((xr, gr), dxr)) in rows.enumerate() {
-        let (mu, rs) = (mean[r], rstd[r]);
-        let (vm, vr) = (f32x8::splat(mu), f32x8::splat(rs));
-        // Pass 1: Σg and Σg·x̂, and this chunk's dw/db partials.
-        let (mut s1, mut s2) = (f32x8::ZERO, f32x8::ZERO);
-        for i in (0..main).step_by(8) {
-            let d = load8(&gr[i..]);
-            let xh = (load8(&xr[i..]) - vm) * vr;
-            let g = match w {
-                Some(w) => d * load8(&w[i..]),
-                None => d,
-            };
-            s1 += g;
-            s2 = g.mul_add(xh, s2);
-            if let Some(dw) = dw.as_deref_mut() {
-                let acc = d.mul_add(xh, load8(&dw[i..]));
-                store8(&mut dw[i..], acc);
-            }
-            if let Some(db) = db.as_deref_mut() {
-                let acc = load8(&db[i..]) + d;
-                store8(&mut db[i..], acc);
-            }
+    let rows = mean.len();
+    let mut r = 0;
+    while r < rows {
+        let n = if r + G <= rows { G } else { 1 };
+        let span = r * dim..(r + n) * dim;
+        let (xs, ds, dxs) = (&x[span.clone()], &dout[span.clone()], &mut dx[span]);
+        let (ms, ss) = (&mean[r..r + n], &rstd[r..r + n]);
+        let (pw, pb) = (dw.as_deref_mut(), db.as_deref_mut());
+        if n == G {
+            bwd_group::<G>(dim, xs, w, ms, ss, ds, dxs, pw, pb);
+        } else {
+            bwd_group::<1>(dim, xs, w, ms, ss, ds, dxs, pw, pb);
         }
-        let (mut t1, mut t2) = (hsum(s1), hsum(s2));
-        for i in main..dim {
-            let d = gr[i];
-            let xh = (xr[i] - mu) * rs;
-            let g = w.map_or(d, |w| d * w[i]);
-            t1 += g;
-            t2 = g.mul_add(xh, t2);
-            if let Some(dw) = dw.as_deref_mut() {
-                dw[i] = d.mul_add(xh, dw[i]);
-            }
-            if let Some(db) = db.as_deref_mut() {
-                db[i] += d;
-            }
-        }
-        // Pass 2: dx = rs·g − rs·mean(g) − x̂·rs·mean(g·x̂).
-        let (c1, c2) = (rs * t1 * inv_d, rs * t2 * inv_d);
-        let (vc1, vc2) = (f32x8::splat(c1), f32x8::splat(c2));
-        for i in (0..main).step_by(8) {
-            let d = load8(&gr[i..]);
-            let g = match w {
-                Some(w) => d * load8(&w[i..]),
-                None => d,
-            };
-            let xh = (load8(&xr[i..]) - vm) * vr;
-            store8(&mut dxr[i..], g.mul_add(vr, -vc1) - xh * vc2);
-        }
-        for i in main..dim {
-            let g = w.map_or(gr[i], |w| gr[i] * w[i]);
-            let xh = (xr[i] - mu) * rs;
-            dxr[i] = g.mul_add(rs, -c1) - xh * c2;
-        }
+        r += n;
     }
 }
