@@ -5,7 +5,8 @@
 //!   (F32, BF16, F16; I64 for indices) + [`Device`] (`Cpu`; `Cuda(n)` returns
 //!   [`Error::DeviceUnavailable`] until the CUDA backend lands). Clones are cheap; each tensor
 //!   has a [`TensorId`]. Build with [`Tensor::from_vec`], [`Tensor::zeros`], [`Tensor::full`],
-//!   [`Tensor::randn`]; read with [`Tensor::to_vec`], [`Tensor::to_vec_f32`].
+//!   [`Tensor::randn`]; read with [`Tensor::to_vec`], [`Tensor::to_vec_f32`],
+//!   [`Tensor::with_f32`]; write in place with [`Tensor::update_f32`], [`Tensor::assign`].
 //! - Views share storage: `reshape`, `transpose`, `t`, `permute`, `narrow`, `broadcast_as` /
 //!   `expand`, `unsqueeze`, `squeeze`, `flatten`; copies: `contiguous`, [`Tensor::cat`],
 //!   `to_dtype`.
@@ -26,6 +27,7 @@ pub mod autograd;
 mod device;
 mod dtype;
 mod error;
+mod inplace;
 pub mod io;
 mod layout;
 pub mod ops;

@@ -226,66 +226,12 @@ impl Tensor {
         Ok(self.f32_contig("to_scalar")?[0])
     }
 
-    /// Runs `f` on the elements of a contiguous F32 tensor **in place** (optimizer steps, EMA,
-    /// loading weights into a flat parameter buffer). The id stays; values saved for an
-    /// autograd backward that is still pending see the change, as in PyTorch.
-    pub fn update_f32<R>(&self, f: impl FnOnce(&mut [f32]) -> R) -> Result<R> {
-        if self.dtype() != DType::F32 {
-            return Err(Error::DTypeMismatch {
-                op: "update_f32",
-                expected: DType::F32,
-                got: self.dtype(),
-            });
-        }
-        if !self.is_contiguous() {
-            let msg = "in-place update needs a contiguous tensor".into();
-            return Err(Error::InvalidArgument {
-                op: "update_f32",
-                shape: self.shape().clone(),
-                msg,
-            });
-        }
-        let mut guard = self.write();
-        let (start, n) = (self.layout().start_offset(), self.elem_count());
-        match guard.as_cpu_mut("update_f32")? {
-            CpuStorage::F32(v) => Ok(f(&mut v[start..start + n])),
-            other => Err(Error::DTypeMismatch {
-                op: "update_f32",
-                expected: DType::F32,
-                got: other.dtype(),
-            }),
-        }
-    }
-
-    /// Copies `src` (same shape; converted to this dtype) into this tensor's elements in place.
-    pub fn assign(&self, src: &Tensor) -> Result<()> {
-        if src.shape() != self.shape() {
-            return Err(Error::ShapeMismatch {
-                op: "assign",
-                lhs: self.shape().clone(),
-                rhs: src.shape().clone(),
-            });
-        }
-        self.device().same("assign", src.device())?;
-        // Materialise first: `src` may be a view of this very storage.
-        let vals = src
-            .read()
-            .as_cpu("assign")?
-            .cast(src.layout(), self.dtype());
-        let mut guard = self.write();
-        vals.copy_into(
-            &Layout::contiguous(self.shape()),
-            guard.as_cpu_mut("assign")?,
-            self.layout(),
-        )
-    }
-
     /// Recursive read lock: one op may read the same storage through several operands even
     /// while another thread waits to write.
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Storage> {
         self.0.storage.read_recursive()
     }
-    fn write(&self) -> RwLockWriteGuard<'_, Storage> {
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Storage> {
         self.0.storage.write()
     }
 

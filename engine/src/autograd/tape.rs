@@ -158,7 +158,7 @@ fn collect(root: Arc<Node>) -> Vec<Arc<Node>> {
         );
         tape.push(n);
     }
-    tape.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+    tape.sort_unstable_by_key(|n| std::cmp::Reverse(n.id));
     tape
 }
 

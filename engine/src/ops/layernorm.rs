@@ -39,7 +39,7 @@ impl Tensor {
                 });
             }
         }
-        if !(eps >= 0.0) {
+        if eps.is_nan() || eps < 0.0 {
             let msg = format!("eps must be >= 0, got {eps}");
             return Err(Error::InvalidArgument {
                 op,

@@ -15,7 +15,7 @@ enum Kind {
 impl Tensor {
     /// mean(0.5·d²/beta if |d| < beta else |d| − 0.5·beta), d = self − target; rank-0.
     pub fn smooth_l1_loss(&self, target: &Tensor, beta: f32) -> Result<Tensor> {
-        if !(beta >= 0.0) {
+        if beta.is_nan() || beta < 0.0 {
             let msg = format!("beta must be >= 0, got {beta}");
             return Err(Error::InvalidArgument {
                 op: "smooth_l1_loss",
