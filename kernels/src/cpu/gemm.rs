@@ -37,7 +37,7 @@ impl Strides {
     }
 }
 
-/// Why a set of [`gemm`] arguments cannot be run.
+/// Why a set of [`gemm()`] arguments cannot be run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GemmArgError {
     /// An operand slice is shorter than its shape and strides reach.
@@ -94,7 +94,7 @@ fn extent(operand: &'static str, dims: [usize; 3], s: Strides) -> Result<usize, 
     Ok(last + 1)
 }
 
-/// Checks that every slice covers what the shape and strides of a [`gemm`] call reach.
+/// Checks that every slice covers what the shape and strides of a [`gemm()`] call reach.
 #[allow(clippy::too_many_arguments)]
 pub fn check_gemm_args(
     batch: usize,
@@ -264,7 +264,7 @@ unsafe fn gemm_item(
     );
 }
 
-/// Scalar reference of [`gemm`], f64 accumulation.
+/// Scalar reference of [`gemm()`], f64 accumulation.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_ref(
     batch: usize,
