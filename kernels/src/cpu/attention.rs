@@ -16,7 +16,7 @@ mod avx512;
 mod head;
 mod portable;
 
-use head::{head_bwd, head_fwd, Kernels};
+use head::{head_bwd, head_fwd, prefetch_l2, with_scratch, Kernels};
 use rayon::prelude::*;
 
 /// q, k, v, out, dq, dk, dv are contiguous `[b, h, n, d]`; lse is `[b, h, n]`.
@@ -180,33 +180,38 @@ fn run_fwd<K: Kernels>(
         lse[..heads * n].fill((n as f32).ln());
         return;
     }
-    let head = |scr: &mut Vec<head::Align64>, (i, (o, l)): (usize, (&mut [f32], &mut [f32]))| {
+    let head = |(i, (o, l)): (usize, (&mut [f32], &mut [f32]))| {
         let r = i * hd..(i + 1) * hd;
-        head_fwd(
-            kr,
-            n,
-            d,
-            scale,
-            &q[r.clone()],
-            &k[r.clone()],
-            &v[r],
-            o,
-            l,
-            scr,
-        );
+        if i + 1 < heads {
+            let next = r.end..r.end + hd;
+            prefetch_l2(&[&q[next.clone()], &k[next.clone()], &v[next]]);
+        }
+        with_scratch(|scr| {
+            head_fwd(
+                kr,
+                n,
+                d,
+                scale,
+                &q[r.clone()],
+                &k[r.clone()],
+                &v[r],
+                o,
+                l,
+                scr,
+            )
+        });
     };
     let (out, lse) = (&mut out[..heads * hd], &mut lse[..heads * n]);
     if heads == 1 || heads * hd * n < PAR_MIN_FLOP {
-        let mut scr = Vec::new();
         out.chunks_mut(hd)
             .zip(lse.chunks_mut(n))
             .enumerate()
-            .for_each(|it| head(&mut scr, it));
+            .for_each(head);
     } else {
         out.par_chunks_mut(hd)
             .zip(lse.par_chunks_mut(n))
             .enumerate()
-            .for_each_init(Vec::new, head);
+            .for_each(head);
     }
 }
 
@@ -225,8 +230,18 @@ fn run_bwd<K: Kernels>(
         return;
     }
     type Grads<'a> = (usize, ((&'a mut [f32], &'a mut [f32]), &'a mut [f32]));
-    let head = |scr: &mut Vec<head::Align64>, (i, ((dq, dk), dv)): Grads| {
+    let head = |(i, ((dq, dk), dv)): Grads| {
         let r = i * hd..(i + 1) * hd;
+        if i + 1 < heads {
+            let next = r.end..r.end + hd;
+            prefetch_l2(&[
+                &t.q[next.clone()],
+                &t.k[next.clone()],
+                &t.v[next.clone()],
+                &t.out[next.clone()],
+                &t.dout[next],
+            ]);
+        }
         let one = BwdIn {
             q: &t.q[r.clone()],
             k: &t.k[r.clone()],
@@ -235,7 +250,7 @@ fn run_bwd<K: Kernels>(
             lse: &t.lse[i * n..(i + 1) * n],
             dout: &t.dout[r],
         };
-        head_bwd(kr, n, d, scale, one, dq, dk, dv, scr);
+        with_scratch(|scr| head_bwd(kr, n, d, scale, one, dq, dk, dv, scr));
     };
     let (dq, dk, dv) = (
         &mut dq[..heads * hd],
@@ -243,18 +258,17 @@ fn run_bwd<K: Kernels>(
         &mut dv[..heads * hd],
     );
     if heads == 1 || heads * hd * n < PAR_MIN_FLOP {
-        let mut scr = Vec::new();
         dq.chunks_mut(hd)
             .zip(dk.chunks_mut(hd))
             .zip(dv.chunks_mut(hd))
             .enumerate()
-            .for_each(|it| head(&mut scr, it));
+            .for_each(head);
     } else {
         dq.par_chunks_mut(hd)
             .zip(dk.par_chunks_mut(hd))
             .zip(dv.par_chunks_mut(hd))
             .enumerate()
-            .for_each_init(Vec::new, head);
+            .for_each(head);
     }
 }
 

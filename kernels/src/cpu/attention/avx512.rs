@@ -1,8 +1,8 @@
 //! AVX-512F micro-kernels for the attention head, selected at run time.
 //!
 //! GEMM tile: 6 rows × 64 columns = 24 zmm accumulators + 4 B vectors + 1 broadcast (29 of 32
-//! registers). Per k step that is 24 FMAs against 4 loads and 6 broadcasts, so the two FMA ports
-//! stay the bottleneck. The last vector of a column panel is loaded and stored under a lane mask,
+//! registers); narrower panels use taller tiles (8 × 48, 12 × 32, 12 × 16). Per k step that is 24
+//! FMAs against at most 14 loads and broadcasts, so the two FMA ports stay the bottleneck. The last vector of a column panel is loaded and stored under a lane mask,
 //! so any n or d runs on the same kernel with no scalar tail.
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -21,11 +21,11 @@ pub(crate) use imp::Avx512;
 
 #[cfg(target_arch = "x86_64")]
 mod imp {
-    use super::super::head::{Kernels, Mm};
+    use super::super::head::{Epi, EpiPtr, Kernels, Mm};
     use crate::cpu::simd::{exp_avx512, has_avx512f};
     use std::arch::x86_64::*;
 
-    const MR: usize = 6;
+    /// Widest column panel, in 16-lane vectors.
     const NV: usize = 4;
 
     /// Proof that the CPU has AVX-512F: the only constructor checks.
@@ -39,37 +39,34 @@ mod imp {
     }
 
     impl Kernels for Avx512 {
-        fn matmul(self, g: Mm, a: &[f32], b: &[f32], c: &mut [f32]) {
-            g.check(a, b, c);
+        fn matmul(self, g: Mm, epi: Epi, a: &[f32], b: &[f32], c: &mut [f32]) {
+            g.check(epi, a, b, c);
             // SAFETY: `self` exists only with AVX-512F; `check` bounds every access.
-            unsafe { matmul(&g, a.as_ptr(), b.as_ptr(), c.as_mut_ptr()) }
+            unsafe { matmul(&g, epi, a.as_ptr(), b.as_ptr(), c.as_mut_ptr()) }
         }
 
-        fn softmax_rows(self, n: usize, ld: usize, s: &mut [f32], lse: &mut [f32]) {
-            assert!(lse.is_empty() || s.len() >= (lse.len() - 1) * ld + n);
-            // SAFETY: AVX-512F present; rows < lse.len() of n entries are inside `s`.
-            unsafe { softmax_rows(n, ld, s.as_mut_ptr(), lse) }
+        fn softmax_rows(
+            self,
+            n: usize,
+            ld: usize,
+            s: &mut [f32],
+            lse: &mut [f32],
+            inv_sum: &mut [f32],
+        ) {
+            let rows = lse.len().min(inv_sum.len());
+            assert!(rows == 0 || s.len() >= (rows - 1) * ld + n);
+            // SAFETY: AVX-512F present; rows < `rows` of n entries are inside `s`.
+            unsafe { softmax_rows(n, ld, s.as_mut_ptr(), lse, inv_sum) }
         }
 
-        fn exp_rows(self, n: usize, ld: usize, s: &mut [f32], lse: &[f32]) {
-            assert!(lse.is_empty() || s.len() >= (lse.len() - 1) * ld + n);
-            // SAFETY: as for `softmax_rows`.
-            unsafe { exp_rows(n, ld, s.as_mut_ptr(), lse) }
-        }
-
-        fn ds_rows(self, n: usize, ld: usize, p: &[f32], dp: &mut [f32], dsum: &[f32]) {
-            let need = if dsum.is_empty() {
-                0
-            } else {
-                (dsum.len() - 1) * ld + n
-            };
-            assert!(p.len() >= need && dp.len() >= need);
-            // SAFETY: as for `softmax_rows`, for both p and dp.
-            unsafe { ds_rows(n, ld, p.as_ptr(), dp.as_mut_ptr(), dsum) }
+        fn transpose(self, n: usize, d: usize, x: &[f32], ld: usize, xt: &mut [f32]) {
+            assert!(n == 0 || d == 0 || (x.len() >= n * d && xt.len() >= (d - 1) * ld + n));
+            // SAFETY: AVX-512F present; rows < n of x and rows < d (n entries) of xt are in bounds.
+            unsafe { transpose(n, d, x.as_ptr(), ld, xt.as_mut_ptr()) }
         }
     }
 
-    /// Lanes in use of the last 16-wide vector covering `w` columns.
+    /// Lanes in use of a vector covering `w` ∈ 1..=16 columns.
     fn tail_mask(w: usize) -> __mmask16 {
         match w % 16 {
             0 => 0xffff,
@@ -77,49 +74,61 @@ mod imp {
         }
     }
 
+    /// Columns split into balanced panels of at most `NV` vectors (13 vectors → 4+3+3+3, not
+    /// 4+4+4+1: a one-vector panel is bound by its broadcasts, not its FMAs). Tile heights keep
+    /// rows × vectors ≈ 24 accumulators.
     #[target_feature(enable = "avx512f")]
-    unsafe fn matmul(g: &Mm, a: *const f32, b: *const f32, c: *mut f32) {
+    unsafe fn matmul(g: &Mm, epi: Epi, a: *const f32, b: *const f32, c: *mut f32) {
+        let vecs = g.n.div_ceil(16);
+        let panels = vecs.div_ceil(NV);
         let mut j = 0;
-        while j < g.n {
-            let w = (g.n - j).min(16 * NV);
-            let mask = tail_mask(w);
-            let mut i = 0;
-            while i < g.m {
-                let mr = (g.m - i).min(MR);
-                let (ap, bp, cp) = (a.add(i * g.rs_a), b.add(j), c.add(i * g.ldc + j));
-                match w.div_ceil(16) {
-                    1 => rows::<1>(mr, g, ap, bp, cp, mask),
-                    2 => rows::<2>(mr, g, ap, bp, cp, mask),
-                    3 => rows::<3>(mr, g, ap, bp, cp, mask),
-                    _ => rows::<NV>(mr, g, ap, bp, cp, mask),
-                }
-                i += mr;
+        for pi in 0..panels {
+            let nv = vecs / panels + usize::from(pi < vecs % panels);
+            let mask = if pi + 1 == panels {
+                tail_mask(g.n - j - 16 * (nv - 1))
+            } else {
+                0xffff
+            };
+            match nv {
+                1 => panel::<1, 12>(g, epi, a, b, c, j, mask),
+                2 => panel::<2, 12>(g, epi, a, b, c, j, mask),
+                3 => panel::<3, 8>(g, epi, a, b, c, j, mask),
+                _ => panel::<NV, 6>(g, epi, a, b, c, j, mask),
             }
-            j += 16 * NV;
+            j += 16 * nv;
         }
     }
 
+    /// Columns `j..j + 16V` for every row: tiles of `MR` rows, then 4, 2, 1.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn rows<const V: usize>(
-        mr: usize,
+    unsafe fn panel<const V: usize, const MR: usize>(
         g: &Mm,
+        epi: Epi,
         a: *const f32,
         b: *const f32,
         c: *mut f32,
-        m: __mmask16,
+        j: usize,
+        mask: __mmask16,
     ) {
-        match mr {
-            1 => tile::<1, V>(g, a, b, c, m),
-            2 => tile::<2, V>(g, a, b, c, m),
-            3 => tile::<3, V>(g, a, b, c, m),
-            4 => tile::<4, V>(g, a, b, c, m),
-            5 => tile::<5, V>(g, a, b, c, m),
-            _ => tile::<MR, V>(g, a, b, c, m),
+        let mut i = 0;
+        while i < g.m {
+            let (ap, bp, cp, e) = (
+                a.add(i * g.rs_a),
+                b.add(j),
+                c.add(i * g.ldc + j),
+                epi.at(i, j, g.ldc),
+            );
+            i += match g.m - i {
+                r if r >= MR => tile::<MR, V>(g, ap, bp, cp, e, mask),
+                r if r >= 4 => tile::<4, V>(g, ap, bp, cp, e, mask),
+                r if r >= 2 => tile::<2, V>(g, ap, bp, cp, e, mask),
+                _ => tile::<1, V>(g, ap, bp, cp, e, mask),
+            };
         }
     }
 
-    /// `R × 16V` block of C; the last vector's lanes are limited to `mask`.
+    /// `R × 16V` block of C, the last vector's lanes limited to `mask`. Returns R.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn tile<const R: usize, const V: usize>(
@@ -127,8 +136,9 @@ mod imp {
         a: *const f32,
         b: *const f32,
         c: *mut f32,
+        epi: EpiPtr,
         mask: __mmask16,
-    ) {
+    ) -> usize {
         let lane_mask = |v: usize| if v + 1 == V { mask } else { 0xffff };
         let mut acc = [[_mm512_setzero_ps(); V]; R];
         for p in 0..g.k {
@@ -147,19 +157,31 @@ mod imp {
         }
         let alpha = _mm512_set1_ps(g.alpha);
         for (r, acc_r) in acc.iter().enumerate() {
+            let row = match epi {
+                EpiPtr::Plain => _mm512_setzero_ps(),
+                EpiPtr::ExpMinus(v) | EpiPtr::RowScale(v) | EpiPtr::GradScores(_, v) => {
+                    _mm512_set1_ps(*v.add(r))
+                }
+            };
             for (v, &x) in acc_r.iter().enumerate() {
-                let cp = c.add(r * g.ldc + 16 * v);
-                let x = if g.acc {
-                    _mm512_fmadd_ps(x, alpha, _mm512_maskz_loadu_ps(lane_mask(v), cp))
-                } else {
-                    _mm512_mul_ps(x, alpha)
+                let (at, m) = (r * g.ldc + 16 * v, lane_mask(v));
+                let x = _mm512_mul_ps(x, alpha);
+                let y = match epi {
+                    EpiPtr::Plain if g.acc => _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, c.add(at))),
+                    EpiPtr::Plain => x,
+                    EpiPtr::ExpMinus(_) => exp_avx512(_mm512_sub_ps(x, row)),
+                    EpiPtr::GradScores(p, _) => {
+                        _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p.add(at)), _mm512_sub_ps(x, row))
+                    }
+                    EpiPtr::RowScale(_) => _mm512_mul_ps(x, row),
                 };
-                _mm512_mask_storeu_ps(cp, lane_mask(v), x);
+                _mm512_mask_storeu_ps(c.add(at), m, y);
             }
         }
+        R
     }
 
-    /// Calls `f(ptr, mask)` for each 16-lane piece of a row of `n` floats.
+    /// Calls `f(j, mask)` for each 16-lane piece of a row of `n` floats.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn for_lanes(n: usize, mut f: impl FnMut(usize, __mmask16)) {
@@ -173,54 +195,120 @@ mod imp {
         }
     }
 
+    /// Two passes per row (max, then exp and sum); the log and reciprocal of the sums are
+    /// vectorised over 16 rows at the end.
     #[target_feature(enable = "avx512f")]
-    unsafe fn softmax_rows(n: usize, ld: usize, s: *mut f32, lse: &mut [f32]) {
-        for (i, l) in lse.iter_mut().enumerate() {
+    unsafe fn softmax_rows(n: usize, ld: usize, s: *mut f32, lse: &mut [f32], inv_sum: &mut [f32]) {
+        let rows = lse.len().min(inv_sum.len());
+        for i in 0..rows {
             let row = s.add(i * ld);
             let mut vm = _mm512_set1_ps(f32::NEG_INFINITY);
             for_lanes(n, |j, k| {
                 vm = _mm512_mask_max_ps(vm, k, vm, _mm512_maskz_loadu_ps(k, row.add(j)))
             });
-            let m = _mm512_set1_ps(_mm512_reduce_max_ps(vm));
+            let m = _mm512_reduce_max_ps(vm);
+            let vm = _mm512_set1_ps(m);
             let mut vs = _mm512_setzero_ps();
             for_lanes(n, |j, k| {
-                let e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row.add(j)), m));
+                let e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row.add(j)), vm));
                 _mm512_mask_storeu_ps(row.add(j), k, e);
                 vs = _mm512_mask_add_ps(vs, k, vs, e);
             });
-            let sum = _mm512_reduce_add_ps(vs);
-            let inv = _mm512_set1_ps(1.0 / sum);
-            for_lanes(n, |j, k| {
-                let x = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, row.add(j)), inv);
-                _mm512_mask_storeu_ps(row.add(j), k, x);
-            });
-            *l = _mm512_cvtss_f32(m) + sum.ln();
+            lse[i] = m;
+            inv_sum[i] = _mm512_reduce_add_ps(vs);
+        }
+        let (l, inv) = (lse.as_mut_ptr(), inv_sum.as_mut_ptr());
+        for_lanes(rows, |j, k| {
+            // Each sum is ≥ 1 (the max term is e⁰), so the log is finite.
+            let sum = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0), k, inv.add(j));
+            let lse = _mm512_add_ps(_mm512_maskz_loadu_ps(k, l.add(j)), ln(sum));
+            _mm512_mask_storeu_ps(l.add(j), k, lse);
+            _mm512_mask_storeu_ps(inv.add(j), k, _mm512_div_ps(_mm512_set1_ps(1.0), sum));
+        });
+    }
+
+    /// Natural log for x ≥ 1 (finite, normal): x = m·2^e with m ∈ [0.75, 1.5), then
+    /// ln m = 2·atanh(s), s = (m − 1)/(m + 1) ∈ [−0.15, 0.2], by its odd series to s⁹
+    /// (truncation < 2e-9 relative).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn ln(x: __m512) -> __m512 {
+        let one = _mm512_set1_ps(1.0);
+        let m = _mm512_getmant_ps::<_MM_MANT_NORM_P75_1P5, _MM_MANT_SIGN_SRC>(x);
+        let e = _mm512_getexp_ps(x);
+        // getexp gives ⌊log2 x⌋ for a mantissa in [1, 2); a mantissa folded below 1 adds one.
+        let e = _mm512_mask_add_ps(e, _mm512_cmp_ps_mask::<_CMP_LT_OQ>(m, one), e, one);
+        let s = _mm512_div_ps(_mm512_sub_ps(m, one), _mm512_add_ps(m, one));
+        let s2 = _mm512_mul_ps(s, s);
+        let mut p = _mm512_set1_ps(1.0 / 9.0);
+        for c in [1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0] {
+            p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(c));
+        }
+        let two_s = _mm512_add_ps(s, s);
+        _mm512_fmadd_ps(
+            e,
+            _mm512_set1_ps(std::f32::consts::LN_2),
+            _mm512_mul_ps(two_s, p),
+        )
+    }
+
+    /// 16×16 blocks through four shuffle stages (32-bit, 64-bit, then two 128-bit lane
+    /// stages: 64 shuffles per 256 floats). Edge blocks use masks (a zero mask touches no
+    /// memory), so every block is the same straight-line code with its 16 rows in registers.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn transpose(n: usize, d: usize, x: *const f32, ld: usize, xt: *mut f32) {
+        for j0 in (0..n).step_by(16) {
+            let rows = (n - j0).min(16);
+            for c0 in (0..d).step_by(16) {
+                let cols = (d - c0).min(16);
+                let cmask = tail_mask(cols);
+                let mut r = [_mm512_setzero_ps(); 16];
+                for (i, ri) in r.iter_mut().enumerate() {
+                    let m = if i < rows { cmask } else { 0 };
+                    *ri = _mm512_maskz_loadu_ps(m, x.wrapping_add((j0 + i) * d + c0));
+                }
+                let t = transpose16(r);
+                let rmask = tail_mask(rows);
+                for (c, tc) in t.iter().enumerate() {
+                    let m = if c < cols { rmask } else { 0 };
+                    _mm512_mask_storeu_ps(xt.wrapping_add((c0 + c) * ld + j0), m, *tc);
+                }
+            }
         }
     }
 
+    /// Register transpose: `out[c]` lane `i` = `r[i]` lane `c`.
     #[target_feature(enable = "avx512f")]
-    unsafe fn exp_rows(n: usize, ld: usize, s: *mut f32, lse: &[f32]) {
-        for (i, &l) in lse.iter().enumerate() {
-            let (row, l) = (s.add(i * ld), _mm512_set1_ps(l));
-            for_lanes(n, |j, k| {
-                let e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row.add(j)), l));
-                _mm512_mask_storeu_ps(row.add(j), k, e);
-            });
+    #[inline]
+    unsafe fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
+        // Within each 128-bit lane: rows pairwise interleaved, then row pairs interleaved, so
+        // u[4g + c] holds, per 128-bit lane l, column 4l + c of rows 4g..4g + 4.
+        let mut t = [_mm512_setzero_ps(); 16];
+        for k in 0..8 {
+            t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+            t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
         }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    unsafe fn ds_rows(n: usize, ld: usize, p: *const f32, dp: *mut f32, dsum: &[f32]) {
-        for (i, &ds) in dsum.iter().enumerate() {
-            let (pr, dr, ds) = (p.add(i * ld), dp.add(i * ld), _mm512_set1_ps(ds));
-            for_lanes(n, |j, k| {
-                let d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, dr.add(j)), ds);
-                _mm512_mask_storeu_ps(
-                    dr.add(j),
-                    k,
-                    _mm512_mul_ps(_mm512_maskz_loadu_ps(k, pr.add(j)), d),
-                );
-            });
+        let mut u = [_mm512_setzero_ps(); 16];
+        for g in 0..4 {
+            for h in 0..2 {
+                let a = _mm512_castps_pd(t[4 * g + h]);
+                let b = _mm512_castps_pd(t[4 * g + 2 + h]);
+                u[4 * g + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+                u[4 * g + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+            }
         }
+        // Gather the four 128-bit pieces of each output row (one from each row group).
+        let mut out = [_mm512_setzero_ps(); 16];
+        for c in 0..4 {
+            let v0 = _mm512_shuffle_f32x4::<0x44>(u[c], u[4 + c]);
+            let v1 = _mm512_shuffle_f32x4::<0xEE>(u[c], u[4 + c]);
+            let v2 = _mm512_shuffle_f32x4::<0x44>(u[8 + c], u[12 + c]);
+            let v3 = _mm512_shuffle_f32x4::<0xEE>(u[8 + c], u[12 + c]);
+            out[c] = _mm512_shuffle_f32x4::<0x88>(v0, v2);
+            out[4 + c] = _mm512_shuffle_f32x4::<0xDD>(v0, v2);
+            out[8 + c] = _mm512_shuffle_f32x4::<0x88>(v1, v3);
+            out[12 + c] = _mm512_shuffle_f32x4::<0xDD>(v1, v3);
+        }
+        out
     }
 }

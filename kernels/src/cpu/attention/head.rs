@@ -5,7 +5,8 @@
 //! per head so that every score product is a plain row-major GEMM with contiguous B rows.
 
 use super::BwdIn;
-use crate::cpu::simd::dot;
+use crate::cpu::simd::{dot, fast_exp};
+use std::cell::RefCell;
 
 /// Target query rows per block: 64 rows of scores for n = 196 are 53 KB, L2-resident next to
 /// the head's K and V.
@@ -32,10 +33,61 @@ pub(super) struct Mm {
     pub acc: bool,
 }
 
+/// What the product's epilogue does with `x = alpha·(A·B)_ij` before storing it, while the tile
+/// is still in registers (saves a separate pass over the scores).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Epi<'a> {
+    /// `C = x` (or `C + x` when `Mm::acc`).
+    Plain,
+    /// `C = exp(x − v_i)`: probabilities from the saved log-sum-exp.
+    ExpMinus(&'a [f32]),
+    /// `C = p_ij·(x − v_i)`: dS from dP; `p` has C's layout (leading dimension `ldc`).
+    GradScores { p: &'a [f32], dsum: &'a [f32] },
+    /// `C = x·v_i`: the softmax normalisation applied after P·V.
+    RowScale(&'a [f32]),
+}
+
+/// [`Epi`] with its operands as raw pointers offset to one tile's first row and column.
+#[derive(Clone, Copy)]
+pub(super) enum EpiPtr {
+    Plain,
+    ExpMinus(*const f32),
+    GradScores(*const f32, *const f32),
+    RowScale(*const f32),
+}
+
+impl Epi<'_> {
+    /// Pointers for the tile starting at row `i`, column `j`.
+    ///
+    /// # Safety
+    /// `i < m` and `j < n` of a product this epilogue passed [`Mm::check`] for.
+    pub unsafe fn at(self, i: usize, j: usize, ldc: usize) -> EpiPtr {
+        match self {
+            Epi::Plain => EpiPtr::Plain,
+            Epi::ExpMinus(v) => EpiPtr::ExpMinus(v.as_ptr().add(i)),
+            Epi::GradScores { p, dsum } => {
+                EpiPtr::GradScores(p.as_ptr().add(i * ldc + j), dsum.as_ptr().add(i))
+            }
+            Epi::RowScale(v) => EpiPtr::RowScale(v.as_ptr().add(i)),
+        }
+    }
+
+    /// The epilogue for one element (scalar tails): `x = alpha·(A·B)_ij`, `old = C_ij`.
+    pub fn scalar(self, i: usize, j: usize, ldc: usize, x: f32, old: f32, acc: bool) -> f32 {
+        match self {
+            Epi::Plain if acc => old + x,
+            Epi::Plain => x,
+            Epi::ExpMinus(v) => fast_exp(x - v[i]),
+            Epi::GradScores { p, dsum } => p[i * ldc + j] * (x - dsum[i]),
+            Epi::RowScale(v) => x * v[i],
+        }
+    }
+}
+
 impl Mm {
     /// Bounds check before a kernel runs on raw pointers. A failure is a bug in this module
     /// (the shapes come from `head_fwd` / `head_bwd`), never a user error.
-    pub fn check(&self, a: &[f32], b: &[f32], c: &[f32]) {
+    pub fn check(&self, epi: Epi, a: &[f32], b: &[f32], c: &[f32]) {
         if self.m == 0 || self.n == 0 {
             return;
         }
@@ -49,28 +101,62 @@ impl Mm {
                 "B too short for {self:?}"
             );
         }
-        assert!(
-            c.len() >= (self.m - 1) * self.ldc + self.n,
-            "C too short for {self:?}"
-        );
+        let c_len = (self.m - 1) * self.ldc + self.n;
+        assert!(c.len() >= c_len, "C too short for {self:?}");
+        let rows_ok = match epi {
+            Epi::Plain => true,
+            Epi::ExpMinus(v) | Epi::RowScale(v) => v.len() >= self.m,
+            Epi::GradScores { p, dsum } => dsum.len() >= self.m && p.len() >= c_len,
+        };
+        assert!(rows_ok, "epilogue operand too short for {self:?}");
     }
 }
 
-/// The micro-kernels a head needs. Row operations act on `lse.len()` / `dsum.len()` rows of `n`
-/// entries each, `ld` floats apart.
+/// The micro-kernels a head needs.
 pub(super) trait Kernels: Copy + Send + Sync {
-    fn matmul(self, g: Mm, a: &[f32], b: &[f32], c: &mut [f32]);
-    /// Row i becomes softmax(s_i); `lse[i]` = logsumexp(s_i).
-    fn softmax_rows(self, n: usize, ld: usize, s: &mut [f32], lse: &mut [f32]);
-    /// `s_ij ← exp(s_ij − lse_i)`.
-    fn exp_rows(self, n: usize, ld: usize, s: &mut [f32], lse: &[f32]);
-    /// `dp_ij ← p_ij·(dp_ij − dsum_i)`.
-    fn ds_rows(self, n: usize, ld: usize, p: &[f32], dp: &mut [f32], dsum: &[f32]);
+    fn matmul(self, g: Mm, epi: Epi, a: &[f32], b: &[f32], c: &mut [f32]);
+    /// For each of the `lse.len()` rows of `n` scores (`ld` apart): `s_ij ← exp(s_ij − max_i)`,
+    /// `lse_i = logsumexp(s_i)` and `inv_sum_i = 1 / Σ_j s_ij` (the normalisation, left to P·V).
+    fn softmax_rows(self, n: usize, ld: usize, s: &mut [f32], lse: &mut [f32], inv_sum: &mut [f32]);
+    /// `xt[c, j] = x[j, c]` for x `[n, d]` row-major, xt `[d, ld]`.
+    fn transpose(self, n: usize, d: usize, x: &[f32], ld: usize, xt: &mut [f32]);
 }
 
 /// Balanced blocks of at most `BLOCK` rows (n = 196 → 4 blocks of 49, not 64+64+64+4).
 fn block_rows(n: usize) -> usize {
     n.div_ceil(n.div_ceil(BLOCK).max(1))
+}
+
+thread_local! {
+    /// Per-thread scratch, kept between calls: a head needs `O((d + BLOCK)·n)` floats, and
+    /// reallocating (and zeroing) them per head or per call showed up in profiles.
+    static SCRATCH: RefCell<Vec<Align64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Asks for the next head's inputs while this one computes: a head's operands are a few
+/// 4 KiB pages each, too short for the hardware prefetcher to get ahead of the first touches.
+pub(super) fn prefetch_l2(parts: &[&[f32]]) {
+    #[cfg(target_arch = "x86_64")]
+    for part in parts {
+        for line in part.chunks(16) {
+            // SAFETY: prefetch is a hint on an address inside a live slice; it cannot fault.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
+                    line.as_ptr().cast(),
+                );
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = parts;
+}
+
+/// Runs `f` with this thread's scratch (a fresh one if it is already in use further up the stack).
+pub(super) fn with_scratch<R>(f: impl FnOnce(&mut Vec<Align64>) -> R) -> R {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut scr) => f(&mut scr),
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 /// Splits the scratch into aligned pieces of the given lengths, growing it when needed.
@@ -85,15 +171,6 @@ fn carve<const N: usize>(scr: &mut Vec<Align64>, lens: [usize; N]) -> [&mut [f32
         rest = tail;
         &mut piece[..l]
     })
-}
-
-/// `xt[c, j] = x[j, c]` for x `[n, d]`, xt `[d, ld]`.
-fn transpose_into(n: usize, d: usize, x: &[f32], ld: usize, xt: &mut [f32]) {
-    for (j, row) in x.chunks_exact(d).take(n).enumerate() {
-        for (c, &val) in row.iter().enumerate() {
-            xt[c * ld + j] = val;
-        }
-    }
 }
 
 /// Forward of one head: q, k, v, out `[n, d]`, lse `[n]`.
@@ -112,10 +189,11 @@ pub(super) fn head_fwd<K: Kernels>(
 ) {
     let ldn = n.next_multiple_of(16);
     let br = block_rows(n);
-    let [kt, s] = carve(scr, [d * ldn, br * ldn]);
-    transpose_into(n, d, k, ldn, kt);
+    let [kt, s, inv_sum] = carve(scr, [d * ldn, br * ldn, br]);
+    kr.transpose(n, d, k, ldn, kt);
     for r0 in (0..n).step_by(br) {
         let rows = br.min(n - r0);
+        let inv_sum = &mut inv_sum[..rows];
         let score = Mm {
             m: rows,
             k: d,
@@ -127,8 +205,8 @@ pub(super) fn head_fwd<K: Kernels>(
             ldc: ldn,
             acc: false,
         };
-        kr.matmul(score, &q[r0 * d..], kt, s);
-        kr.softmax_rows(n, ldn, s, &mut lse[r0..r0 + rows]);
+        kr.matmul(score, Epi::Plain, &q[r0 * d..], kt, s);
+        kr.softmax_rows(n, ldn, s, &mut lse[r0..r0 + rows], inv_sum);
         let pv = Mm {
             m: rows,
             k: n,
@@ -140,7 +218,7 @@ pub(super) fn head_fwd<K: Kernels>(
             ldc: d,
             acc: false,
         };
-        kr.matmul(pv, s, v, &mut out[r0 * d..]);
+        kr.matmul(pv, Epi::RowScale(&*inv_sum), s, v, &mut out[r0 * d..]);
     }
 }
 
@@ -160,13 +238,17 @@ pub(super) fn head_bwd<K: Kernels>(
     let ldn = n.next_multiple_of(16);
     let br = block_rows(n);
     let [kt, vt, p, dp, dsum] = carve(scr, [d * ldn, d * ldn, br * ldn, br * ldn, br]);
-    transpose_into(n, d, t.k, ldn, kt);
-    transpose_into(n, d, t.v, ldn, vt);
+    kr.transpose(n, d, t.k, ldn, kt);
+    kr.transpose(n, d, t.v, ldn, vt);
     for r0 in (0..n).step_by(br) {
         let rows = br.min(n - r0);
         let blk = r0 * d..(r0 + rows) * d;
         let (qb, ob, dob) = (&t.q[blk.clone()], &t.out[blk.clone()], &t.dout[blk.clone()]);
-        // P = exp(scale·Q_b·Kᵀ − lse), dP = dO_b·Vᵀ, dS = P ⊙ (dP − D).
+        let dsum = &mut dsum[..rows];
+        for (i, ds) in dsum.iter_mut().enumerate() {
+            *ds = dot(&dob[i * d..(i + 1) * d], &ob[i * d..(i + 1) * d]);
+        }
+        // P = exp(scale·Q_b·Kᵀ − lse), then dS = P ⊙ (dO_b·Vᵀ − D), both in the epilogues.
         let score = Mm {
             m: rows,
             k: d,
@@ -178,21 +260,21 @@ pub(super) fn head_bwd<K: Kernels>(
             ldc: ldn,
             acc: false,
         };
-        kr.matmul(score, qb, kt, p);
-        kr.exp_rows(n, ldn, p, &t.lse[r0..r0 + rows]);
+        kr.matmul(score, Epi::ExpMinus(&t.lse[r0..r0 + rows]), qb, kt, p);
+        let grad = Epi::GradScores {
+            p: &*p,
+            dsum: &*dsum,
+        };
         kr.matmul(
             Mm {
                 alpha: 1.0,
                 ..score
             },
+            grad,
             dob,
             vt,
             dp,
         );
-        for (i, ds) in dsum[..rows].iter_mut().enumerate() {
-            *ds = dot(&dob[i * d..(i + 1) * d], &ob[i * d..(i + 1) * d]);
-        }
-        kr.ds_rows(n, ldn, p, dp, &dsum[..rows]);
         // dV (+)= Pᵀ·dO_b and dK (+)= scale·dSᵀ·Q_b: the first block overwrites.
         let key_side = Mm {
             m: n,
@@ -205,12 +287,13 @@ pub(super) fn head_bwd<K: Kernels>(
             ldc: d,
             acc: r0 > 0,
         };
-        kr.matmul(key_side, p, dob, dv);
+        kr.matmul(key_side, Epi::Plain, p, dob, dv);
         kr.matmul(
             Mm {
                 alpha: scale,
                 ..key_side
             },
+            Epi::Plain,
             dp,
             qb,
             dk,
@@ -227,6 +310,6 @@ pub(super) fn head_bwd<K: Kernels>(
             ldc: d,
             acc: false,
         };
-        kr.matmul(query_side, dp, t.k, &mut dq[blk]);
+        kr.matmul(query_side, Epi::Plain, dp, t.k, &mut dq[blk]);
     }
 }
