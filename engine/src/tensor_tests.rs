@@ -89,3 +89,16 @@ fn random_tensors_are_seeded() {
         .unwrap();
     assert!(u.iter().all(|&v| (-1.0..3.0).contains(&v)));
 }
+
+#[test]
+fn tensors_and_gradients_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Tensor>();
+    send_sync::<crate::Gradients>();
+    send_sync::<crate::Var>();
+    // A tracked graph built on one thread can be backpropagated on another.
+    let x = rand(&[3], 1).requires_grad();
+    let y = x.sqr().unwrap().sum_all().unwrap();
+    let g = std::thread::spawn(move || y.backward().unwrap()).join().unwrap();
+    assert_eq!(g.len(), 1);
+}
