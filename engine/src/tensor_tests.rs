@@ -99,6 +99,8 @@ fn tensors_and_gradients_cross_threads() {
     // A tracked graph built on one thread can be backpropagated on another.
     let x = rand(&[3], 1).requires_grad();
     let y = x.sqr().unwrap().sum_all().unwrap();
-    let g = std::thread::spawn(move || y.backward().unwrap()).join().unwrap();
+    let g = std::thread::spawn(move || y.backward().unwrap())
+        .join()
+        .unwrap();
     assert_eq!(g.len(), 1);
 }

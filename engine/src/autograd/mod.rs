@@ -1,6 +1,6 @@
 //! Tape autograd (dfdx-style closures, candle-style ownership).
 //!
-//! Every op whose inputs track gradients records one backward closure in a [`tape::Node`]
+//! Every op whose inputs track gradients records one backward closure in a tape node
 //! attached to its output. A closure captures only what its derivative needs (detached tensors
 //! or plain vectors, never the tracked output itself, so no reference cycles) and maps the
 //! output gradient to one optional gradient per input. `backward` collects the nodes reachable
