@@ -3,6 +3,8 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod jepa;
 pub mod masks;
+pub mod optim;
 pub mod rng;
 pub mod vit;
