@@ -2,6 +2,7 @@
 //! backward vs f64 finite differences of the forward (dq, dk, dv).
 
 use jepa_kernels::cpu::attention::*;
+use jepa_kernels::cpu::simd::SimdPath;
 use proptest::prelude::*;
 
 fn rand_vec(seed: u64, len: usize, amp: f32) -> Vec<f32> {
@@ -17,13 +18,12 @@ fn rand_vec(seed: u64, len: usize, amp: f32) -> Vec<f32> {
 }
 
 /// Every fast path this CPU can run (the AVX-512 one only where the CPU has it).
-fn isas() -> Vec<AttnIsa> {
-    let all = [AttnIsa::Portable, AttnIsa::Avx512];
-    let (yes, no): (Vec<_>, Vec<_>) = all.into_iter().partition(|i| i.available());
-    if !no.is_empty() {
-        eprintln!("not testable on this CPU: {no:?}");
+fn paths() -> Vec<SimdPath> {
+    let all = SimdPath::supported();
+    if !all.contains(&SimdPath::Avx512) {
+        eprintln!("AVX-512 path not testable on this CPU");
     }
-    yes
+    all
 }
 
 fn assert_close(name: &str, got: &[f32], want: &[f32], rel: f32) {
@@ -54,10 +54,10 @@ fn check(s: AttnShape, amp: f32, seed: u64) {
     attention_bwd_ref(
         s, scale, &q, &k, &v, &out_ref, &lse_ref, &dout, dq_r, dk_r, dv_r,
     );
-    for isa in isas() {
-        let tag = |t: &str| format!("{isa:?} {s:?} {t}");
+    for path in paths() {
+        let tag = |t: &str| format!("{path:?} {s:?} {t}");
         let (mut out, mut lse) = (vec![f32::NAN; len], vec![f32::NAN; rows]);
-        attention_fwd_with(isa, s, scale, &q, &k, &v, &mut out, &mut lse);
+        attention_fwd_with(path, s, scale, &q, &k, &v, &mut out, &mut lse);
         assert_close(&tag("out"), &out, &out_ref, 2e-5);
         assert_close(&tag("lse"), &lse, &lse_ref, 2e-6);
         // Garbage in the outputs must be overwritten, not accumulated into.
@@ -68,7 +68,7 @@ fn check(s: AttnShape, amp: f32, seed: u64) {
         ];
         let [dq, dk, dv] = &mut g;
         attention_bwd_with(
-            isa, s, scale, &q, &k, &v, &out_ref, &lse_ref, &dout, dq, dk, dv,
+            path, s, scale, &q, &k, &v, &out_ref, &lse_ref, &dout, dq, dk, dv,
         );
         for (name, got, want) in [
             ("dq", &g[0], &g_ref[0]),
@@ -273,13 +273,13 @@ fn uniform_attention_averages_values() {
     };
     let (q, k) = (vec![0.0; 8], rand_vec(1, 8, 1.0));
     let v = vec![1.0, 10.0, 2.0, 20.0, 3.0, 30.0, 6.0, 60.0];
-    for isa in isas() {
+    for path in paths() {
         let (mut out, mut lse) = (vec![0.0; 8], vec![0.0; 4]);
-        attention_fwd_with(isa, s, 0.5, &q, &k, &v, &mut out, &mut lse);
+        attention_fwd_with(path, s, 0.5, &q, &k, &v, &mut out, &mut lse);
         for i in 0..4 {
             assert!(
                 (out[2 * i] - 3.0).abs() < 1e-5 && (out[2 * i + 1] - 30.0).abs() < 1e-4,
-                "{isa:?} {out:?}"
+                "{path:?} {out:?}"
             );
             assert!((lse[i] - 4f32.ln()).abs() < 1e-6);
         }

@@ -5,17 +5,20 @@
 //! `D_i = Σ_c dout_ic·out_ic`, `dS = P ⊙ (dout·vᵀ − D)`:
 //! `dq = scale·dS·k`, `dk = scale·dSᵀ·q`, `dv = Pᵀ·dout`.
 //!
-//! Fast version: one rayon task per (batch, head). Inside a head, query rows go in blocks; a
-//! block's score rows `[rows, n]` live in a per-thread scratch, and every product is a
-//! register-blocked micro-kernel call (`attention/tiles.rs`: AVX-512 when the CPU has it,
-//! otherwise `wide::f32x8`). A head's K and V (`n·d` floats each) stay in L1/L2 across blocks,
-//! so nothing is re-read from memory. FLOPs: 4·n²·d forward, 10·n²·d backward (the score
-//! recomputation is the price of not storing P).
+//! Fast version: one rayon task per (batch, head) (`attention/head.rs`). Inside a head, query
+//! rows go in blocks of at most 64; a block's score rows `[rows, n]` live in a per-thread
+//! scratch, and every product is a register-blocked micro-kernel call whose epilogue applies the
+//! elementwise step (exp, dS, softmax normalisation) while the tile is in registers
+//! (`attention/avx512.rs` when the CPU has AVX-512F, else `attention/portable.rs` on
+//! `wide::f32x8`). A head's K and V (`n·d` floats each) stay in L1/L2 across its blocks.
+//! FLOPs: 4·n²·d forward, 10·n²·d backward (recomputing the scores is the price of not storing
+//! P). A single head runs on one thread.
 
 mod avx512;
 mod head;
 mod portable;
 
+use super::simd::SimdPath;
 use head::{head_bwd, head_fwd, prefetch_l2, with_scratch, Kernels};
 use rayon::prelude::*;
 
@@ -28,34 +31,6 @@ pub struct AttnShape {
     pub d: usize,
 }
 
-/// Instruction set of the fast path. [`attention_fwd`] / [`attention_bwd`] use
-/// [`AttnIsa::best`]; the `_with` variants let tests and benches run every path the host has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttnIsa {
-    /// `wide::f32x8` (AVX2 + FMA at the workspace's target floor).
-    Portable,
-    /// AVX-512F micro-kernels, chosen at run time.
-    Avx512,
-}
-
-impl AttnIsa {
-    /// The fastest path this CPU supports.
-    pub fn best() -> Self {
-        if Self::Avx512.available() {
-            Self::Avx512
-        } else {
-            Self::Portable
-        }
-    }
-    /// Whether this CPU can run the path.
-    pub fn available(self) -> bool {
-        match self {
-            Self::Portable => true,
-            Self::Avx512 => avx512::Avx512::new().is_some(),
-        }
-    }
-}
-
 /// Forward; writes `out` and the row log-sum-exp of the scaled scores (`lse`) for backward.
 pub fn attention_fwd(
     s: AttnShape,
@@ -66,13 +41,13 @@ pub fn attention_fwd(
     out: &mut [f32],
     lse: &mut [f32],
 ) {
-    attention_fwd_with(AttnIsa::best(), s, scale, q, k, v, out, lse)
+    attention_fwd_with(SimdPath::best(), s, scale, q, k, v, out, lse)
 }
 
 /// [`attention_fwd`] on a chosen path; an unavailable path falls back to `Portable`.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_fwd_with(
-    isa: AttnIsa,
+    path: SimdPath,
     s: AttnShape,
     scale: f32,
     q: &[f32],
@@ -81,8 +56,8 @@ pub fn attention_fwd_with(
     out: &mut [f32],
     lse: &mut [f32],
 ) {
-    match (isa, avx512::Avx512::new()) {
-        (AttnIsa::Avx512, Some(kr)) => run_fwd(kr, s, scale, q, k, v, out, lse),
+    match (path, avx512::Avx512::new()) {
+        (SimdPath::Avx512, Some(kr)) => run_fwd(kr, s, scale, q, k, v, out, lse),
         _ => run_fwd(portable::Portable, s, scale, q, k, v, out, lse),
     }
 }
@@ -103,7 +78,7 @@ pub fn attention_bwd(
     dv: &mut [f32],
 ) {
     attention_bwd_with(
-        AttnIsa::best(),
+        SimdPath::best(),
         s,
         scale,
         q,
@@ -121,7 +96,7 @@ pub fn attention_bwd(
 /// [`attention_bwd`] on a chosen path; an unavailable path falls back to `Portable`.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_bwd_with(
-    isa: AttnIsa,
+    path: SimdPath,
     s: AttnShape,
     scale: f32,
     q: &[f32],
@@ -142,8 +117,8 @@ pub fn attention_bwd_with(
         lse,
         dout,
     };
-    match (isa, avx512::Avx512::new()) {
-        (AttnIsa::Avx512, Some(kr)) => run_bwd(kr, s, scale, t, dq, dk, dv),
+    match (path, avx512::Avx512::new()) {
+        (SimdPath::Avx512, Some(kr)) => run_bwd(kr, s, scale, t, dq, dk, dv),
         _ => run_bwd(portable::Portable, s, scale, t, dq, dk, dv),
     }
 }

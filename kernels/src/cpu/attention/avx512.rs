@@ -22,11 +22,27 @@ pub(crate) use imp::Avx512;
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use super::super::head::{Epi, EpiPtr, Kernels, Mm};
-    use crate::cpu::simd::{exp_avx512, has_avx512f};
+    use crate::cpu::simd::has_avx512f;
     use std::arch::x86_64::*;
 
     /// Widest column panel, in 16-lane vectors.
     const NV: usize = 4;
+
+    /// Below this, e^x is under `f32::MIN_POSITIVE`: clamping there keeps every result normal.
+    const EXP_LO: f32 = -87.3;
+    /// ln 2 = LN2_HI + LN2_LO, LN2_HI with 9 significant bits so that `n·LN2_HI` is exact.
+    const LN2_HI: f32 = 355.0 / 512.0;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    /// 1/k! for k = 7..2, highest first: e^r = 1 + r + r²·(1/2 + r/6 + …), |r| ≤ ln2/2, with a
+    /// truncation error under 6e-9 relative.
+    const EXP_P: [f32; 6] = [
+        1.0 / 5040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+    ];
 
     /// Proof that the CPU has AVX-512F: the only constructor checks.
     #[derive(Clone, Copy)]
@@ -155,30 +171,60 @@ mod imp {
                 }
             }
         }
+        // One loop nest per epilogue (not a match per element), so that each nest unrolls and
+        // the accumulators stay in registers instead of a zeroed, reloaded stack array.
         let alpha = _mm512_set1_ps(g.alpha);
-        for (r, acc_r) in acc.iter().enumerate() {
-            let row = match epi {
-                EpiPtr::Plain => _mm512_setzero_ps(),
-                EpiPtr::ExpMinus(v) | EpiPtr::RowScale(v) | EpiPtr::GradScores(_, v) => {
-                    _mm512_set1_ps(*v.add(r))
+        let each = |f: &mut dyn FnMut(usize, usize, __m512, *mut f32, __mmask16)| {
+            for (r, acc_r) in acc.iter().enumerate() {
+                for (v, &x) in acc_r.iter().enumerate() {
+                    f(
+                        r,
+                        v,
+                        _mm512_mul_ps(x, alpha),
+                        c.add(r * g.ldc + 16 * v),
+                        lane_mask(v),
+                    );
                 }
-            };
-            for (v, &x) in acc_r.iter().enumerate() {
-                let (at, m) = (r * g.ldc + 16 * v, lane_mask(v));
-                let x = _mm512_mul_ps(x, alpha);
-                let y = match epi {
-                    EpiPtr::Plain if g.acc => _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, c.add(at))),
-                    EpiPtr::Plain => x,
-                    EpiPtr::ExpMinus(_) => exp_avx512(_mm512_sub_ps(x, row)),
-                    EpiPtr::GradScores(p, _) => {
-                        _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p.add(at)), _mm512_sub_ps(x, row))
-                    }
-                    EpiPtr::RowScale(_) => _mm512_mul_ps(x, row),
-                };
-                _mm512_mask_storeu_ps(c.add(at), m, y);
             }
+        };
+        match epi {
+            EpiPtr::Plain if g.acc => each(&mut |_, _, x, cv, m| {
+                _mm512_mask_storeu_ps(cv, m, _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, cv)))
+            }),
+            EpiPtr::Plain => each(&mut |_, _, x, cv, m| _mm512_mask_storeu_ps(cv, m, x)),
+            EpiPtr::ExpMinus(l) => each(&mut |r, _, x, cv, m| {
+                _mm512_mask_storeu_ps(cv, m, _mm512_sub_ps(x, _mm512_set1_ps(*l.add(r))))
+            }),
+            EpiPtr::RowScale(s) => each(&mut |r, _, x, cv, m| {
+                _mm512_mask_storeu_ps(cv, m, _mm512_mul_ps(x, _mm512_set1_ps(*s.add(r))))
+            }),
+            EpiPtr::GradScores(p, ds) => each(&mut |r, v, x, cv, m| {
+                let p = _mm512_maskz_loadu_ps(m, p.add(r * g.ldc + 16 * v));
+                let d = _mm512_sub_ps(x, _mm512_set1_ps(*ds.add(r)));
+                _mm512_mask_storeu_ps(cv, m, _mm512_mul_ps(p, d))
+            }),
+        }
+        if let EpiPtr::ExpMinus(_) = epi {
+            // The exponential runs on the stored tile while it is in L1: inlined above, its code
+            // size made LLVM keep the accumulators in memory for every tile.
+            exp_tile(R, V, c, g.ldc, mask);
         }
         R
+    }
+
+    /// `x ← exp(x)` over `rows` rows of `vecs` vectors (the last one under `mask`).
+    #[target_feature(enable = "avx512f")]
+    #[inline(never)]
+    unsafe fn exp_tile(rows: usize, vecs: usize, c: *mut f32, ldc: usize, mask: __mmask16) {
+        for r in 0..rows {
+            for v in 0..vecs {
+                let (cv, m) = (
+                    c.add(r * ldc + 16 * v),
+                    if v + 1 == vecs { mask } else { 0xffff },
+                );
+                _mm512_mask_storeu_ps(cv, m, exp_nonpositive(_mm512_maskz_loadu_ps(m, cv)));
+            }
+        }
     }
 
     /// Calls `f(j, mask)` for each 16-lane piece of a row of `n` floats.
@@ -195,27 +241,29 @@ mod imp {
         }
     }
 
-    /// Two passes per row (max, then exp and sum); the log and reciprocal of the sums are
-    /// vectorised over 16 rows at the end.
+    /// Three sweeps over the block (row maxima, then exp and row sums, then log and reciprocal of
+    /// 16 sums at a time) rather than one row at a time: a row of 64 scores is only four vectors,
+    /// and per row the horizontal reductions and the exp latency chain left the core idle.
     #[target_feature(enable = "avx512f")]
     unsafe fn softmax_rows(n: usize, ld: usize, s: *mut f32, lse: &mut [f32], inv_sum: &mut [f32]) {
         let rows = lse.len().min(inv_sum.len());
-        for i in 0..rows {
+        for (i, l) in lse.iter_mut().enumerate().take(rows) {
             let row = s.add(i * ld);
             let mut vm = _mm512_set1_ps(f32::NEG_INFINITY);
             for_lanes(n, |j, k| {
                 vm = _mm512_mask_max_ps(vm, k, vm, _mm512_maskz_loadu_ps(k, row.add(j)))
             });
-            let m = _mm512_reduce_max_ps(vm);
-            let vm = _mm512_set1_ps(m);
+            *l = _mm512_reduce_max_ps(vm);
+        }
+        for (i, (&m, sum)) in lse.iter().zip(inv_sum.iter_mut()).enumerate().take(rows) {
+            let (row, vm) = (s.add(i * ld), _mm512_set1_ps(m));
             let mut vs = _mm512_setzero_ps();
             for_lanes(n, |j, k| {
-                let e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row.add(j)), vm));
+                let e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row.add(j)), vm));
                 _mm512_mask_storeu_ps(row.add(j), k, e);
                 vs = _mm512_mask_add_ps(vs, k, vs, e);
             });
-            lse[i] = m;
-            inv_sum[i] = _mm512_reduce_add_ps(vs);
+            *sum = _mm512_reduce_add_ps(vs);
         }
         let (l, inv) = (lse.as_mut_ptr(), inv_sum.as_mut_ptr());
         for_lanes(rows, |j, k| {
@@ -225,6 +273,29 @@ mod imp {
             _mm512_mask_storeu_ps(l.add(j), k, lse);
             _mm512_mask_storeu_ps(inv.add(j), k, _mm512_div_ps(_mm512_set1_ps(1.0), sum));
         });
+    }
+
+    /// `e^x` for x ≤ 0 (scores minus their row maximum, or minus their log-sum-exp), the same
+    /// range reduction as `simd::exp_avx512` but without its overflow and NaN fix-ups, which
+    /// cannot trigger here (a NaN input still propagates: `max` returns its second operand).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn exp_nonpositive(x: __m512) -> __m512 {
+        let x = _mm512_max_ps(_mm512_set1_ps(EXP_LO), x);
+        let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)),
+        );
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+        let mut p = _mm512_set1_ps(EXP_P[0]);
+        for &c in &EXP_P[1..] {
+            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+        }
+        let e = _mm512_add_ps(
+            _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r),
+            _mm512_set1_ps(1.0),
+        );
+        _mm512_scalef_ps(e, n)
     }
 
     /// Natural log for x ≥ 1 (finite, normal): x = m·2^e with m ∈ [0.75, 1.5), then
