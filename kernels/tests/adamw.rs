@@ -58,7 +58,9 @@ fn check(len: usize, cfg: AdamW, steps: u64, seed: u64) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
     #[test]
-    fn fast_matches_reference(len in 0usize..100, steps in 1u64..6, wd in 0.0f32..0.5, seed in any::<u64>()) {
+    fn fast_matches_reference(
+        len in 0usize..100, steps in 1u64..6, wd in 0.0f32..0.5, seed in any::<u64>(),
+    ) {
         check(len, AdamW { weight_decay: wd, ..CFG }, steps, seed);
     }
 }

@@ -41,13 +41,17 @@ fn check_fast_matches_ref(b: usize, n: usize, d: usize, k: usize, seed: u64) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     #[test]
-    fn fast_matches_reference(b in 1usize..4, n in 1usize..20, d in 1usize..40, k in 0usize..30, seed in any::<u64>()) {
+    fn fast_matches_reference(
+        b in 1usize..4, n in 1usize..20, d in 1usize..40, k in 0usize..30, seed in any::<u64>(),
+    ) {
         check_fast_matches_ref(b, n, d, k, seed);
     }
 
     /// ⟨gather(x), y⟩ = ⟨x, scatter_add(y)⟩ for any index, repeated or not.
     #[test]
-    fn scatter_add_is_adjoint_of_gather(b in 1usize..4, n in 1usize..12, d in 1usize..20, k in 1usize..25, seed in any::<u64>()) {
+    fn scatter_add_is_adjoint_of_gather(
+        b in 1usize..4, n in 1usize..12, d in 1usize..20, k in 1usize..25, seed in any::<u64>(),
+    ) {
         let x = rand_vec(seed, b * n * d);
         let y = rand_vec(seed + 7, b * k * d);
         let index = rand_index(seed + 3, b * k, n);

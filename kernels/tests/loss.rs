@@ -52,7 +52,9 @@ fn check_fast_vs_ref(len: usize, beta: f32, upstream: f32, seed: u64) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     #[test]
-    fn fast_matches_reference(len in 1usize..200, beta_i in 0usize..4, upstream in -3.0f32..3.0, seed in any::<u64>()) {
+    fn fast_matches_reference(
+        len in 1usize..200, beta_i in 0usize..4, upstream in -3.0f32..3.0, seed in any::<u64>(),
+    ) {
         check_fast_vs_ref(len, [0.0, 0.3, 1.0, 2.5][beta_i], upstream, seed);
     }
 }

@@ -47,7 +47,10 @@ fn check(b: usize, c: usize, gh: usize, gw: usize, p: usize, seed: u64) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     #[test]
-    fn fast_matches_reference(b in 1usize..3, c in 1usize..4, gh in 1usize..5, gw in 1usize..5, p in 1usize..6, seed in any::<u64>()) {
+    fn fast_matches_reference(
+        b in 1usize..3, c in 1usize..4, gh in 1usize..5, gw in 1usize..5, p in 1usize..6,
+        seed in any::<u64>(),
+    ) {
         check(b, c, gh, gw, p, seed);
     }
 }

@@ -1,9 +1,10 @@
 //! AVX-512F micro-kernels for the attention head, selected at run time.
 //!
 //! GEMM tile: 6 rows × 64 columns = 24 zmm accumulators + 4 B vectors + 1 broadcast (29 of 32
-//! registers); narrower panels use taller tiles (8 × 48, 12 × 32, 12 × 16). Per k step that is 24
-//! FMAs against at most 14 loads and broadcasts, so the two FMA ports stay the bottleneck. The last vector of a column panel is loaded and stored under a lane mask,
-//! so any n or d runs on the same kernel with no scalar tail.
+//! registers); narrower panels use taller tiles (8 × 48, 12 × 32, 12 × 16). Per k step that is
+//! 24 FMAs against at most 14 loads and broadcasts, so the two FMA ports stay the bottleneck.
+//! The last vector of a column panel is loaded and stored under a lane mask, so any n or d runs
+//! on the same kernel with no scalar tail.
 
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) struct Avx512;

@@ -34,7 +34,7 @@ pub(super) struct Mm {
 }
 
 /// What the product's epilogue does with `x = alpha·(A·B)_ij` before storing it, while the tile
-/// is still in registers (saves a separate pass over the scores).
+/// is in registers or, for the exponential, still in L1 (saves separate passes over the scores).
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Epi<'a> {
     /// `C = x` (or `C + x` when `Mm::acc`).
