@@ -5,6 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Real-data tests read Fashion-MNIST from Debian's package (CIFAR-10 comes from ../shared).
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+    sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
+    $sudo_ apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+        || { $sudo_ apt-get update -q >/dev/null && $sudo_ apt-get install -y -q dataset-fashion-mnist >/dev/null; }
+fi
+
 if [ -x scripts/cuda-env.sh ]; then
     # shellcheck disable=SC1091
     source scripts/cuda-env.sh

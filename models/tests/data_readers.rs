@@ -192,9 +192,9 @@ fn cifar_directory_layout_and_missing_batch() {
     );
 }
 
-/// The real Fashion-MNIST files of Debian's `dataset-fashion-mnist` package.
+/// The real Fashion-MNIST files of Debian's `dataset-fashion-mnist` package (scripts/test.sh
+/// installs it).
 #[test]
-#[ignore = "needs `apt-get install dataset-fashion-mnist`"]
 fn debian_fashion_mnist_package() {
     let dir = Path::new(FASHION_MNIST_DEBIAN_DIR);
     let train = ArrayDataset::fashion_mnist(dir, IdxSplit::Train).unwrap();
