@@ -43,6 +43,12 @@ namespace {
 namespace {
 #include "../cuda/attention.cu"
 }
+namespace {
+#include "../cuda/copy.cu"
+}
+namespace {
+#include "../cuda/unary.cu"
+}
 
 extern "C" {
 struct EmuDims {
@@ -91,6 +97,10 @@ const Entry kEntries[] = {
     EMU_ENTRY(attention_bwd_dq_d32_f32), EMU_ENTRY(attention_bwd_dq_d64_f32), EMU_ENTRY(attention_bwd_dq_d128_f32),
     EMU_ENTRY(attention_bwd_dq_d32_bf16), EMU_ENTRY(attention_bwd_dq_d64_bf16), EMU_ENTRY(attention_bwd_dq_d128_bf16),
     EMU_ENTRY(attention_bwd_delta_f32), EMU_ENTRY(attention_bwd_delta_bf16),
+    EMU_ENTRY(strided_copy_f32), EMU_ENTRY(strided_copy_bf16), EMU_ENTRY(strided_copy_i64),
+    EMU_ENTRY(binary_strided_f32), EMU_ENTRY(binary_strided_bf16),
+    EMU_ENTRY(reduce_rows_f32), EMU_ENTRY(reduce_rows_bf16), EMU_ENTRY(reduce_cols_f32), EMU_ENTRY(reduce_cols_bf16),
+    EMU_ENTRY(unary_fwd_f32), EMU_ENTRY(unary_fwd_bf16), EMU_ENTRY(unary_bwd_f32), EMU_ENTRY(unary_bwd_bf16),
 };
 
 thread_local std::string g_error;

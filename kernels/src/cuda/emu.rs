@@ -34,9 +34,10 @@ extern "C" {
 
 /// Kernel parameters, each in its own 8-byte-aligned slot (the harness reads them with the
 /// kernel's declared types, so the Rust type pushed must match the `.cu` signature exactly).
+/// A slot is one or more 8-byte words, so by-value structs fit too.
 #[derive(Default)]
 pub struct EmuArgs {
-    slots: Vec<u64>,
+    slots: Vec<Vec<u64>>,
 }
 
 impl EmuArgs {
@@ -44,10 +45,24 @@ impl EmuArgs {
         Self::default()
     }
     fn push_bytes(&mut self, bytes: &[u8]) -> &mut Self {
-        let mut b = [0u8; 8];
-        b[..bytes.len()].copy_from_slice(bytes);
-        self.slots.push(u64::from_ne_bytes(b));
+        let mut words = vec![0u64; bytes.len().div_ceil(8).max(1)];
+        for (w, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            *w = u64::from_ne_bytes(b);
+        }
+        self.slots.push(words);
         self
+    }
+    /// A by-value struct parameter (e.g. a `#[repr(C)]` layout descriptor); `T` must have the
+    /// `.cu` struct's exact layout, no padding bytes (make padding an explicit field) and an
+    /// alignment of at most 8.
+    pub fn raw<T: Copy>(&mut self, v: &T) -> &mut Self {
+        // SAFETY: `T: Copy` is plain data; reading its bytes is valid for size_of::<T>().
+        let bytes = unsafe {
+            std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>())
+        };
+        self.push_bytes(bytes)
     }
     /// An `int` parameter.
     pub fn i32(&mut self, v: i32) -> &mut Self {
@@ -110,7 +125,7 @@ pub unsafe fn launch(
     let mut ptrs: Vec<*mut c_void> = args
         .slots
         .iter_mut()
-        .map(|b| b as *mut u64 as *mut c_void)
+        .map(|b| b.as_mut_ptr() as *mut c_void)
         .collect();
     let rc = emu_launch(cname.as_ptr(), dims, ptrs.as_mut_ptr(), ptrs.len() as c_int);
     if rc == 0 {

@@ -174,6 +174,31 @@ pub static KERNEL_FILES: &[KernelFile] = &[
             "attention_bwd_delta_bf16",
         ]
     ),
+    kernel_file!(
+        "copy",
+        256,
+        [
+            "strided_copy_f32",
+            "strided_copy_bf16",
+            "strided_copy_i64",
+            "binary_strided_f32",
+            "binary_strided_bf16",
+            "reduce_rows_f32",
+            "reduce_rows_bf16",
+            "reduce_cols_f32",
+            "reduce_cols_bf16",
+        ]
+    ),
+    kernel_file!(
+        "unary",
+        256,
+        [
+            "unary_fwd_f32",
+            "unary_fwd_bf16",
+            "unary_bwd_f32",
+            "unary_bwd_bf16"
+        ]
+    ),
 ];
 
 /// Looks a file up by name.

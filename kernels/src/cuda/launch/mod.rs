@@ -6,13 +6,17 @@
 //! runtime's stream. Nothing synchronises; copy results back with `stream().clone_dtoh`.
 
 mod attention;
+mod copy;
 mod layout;
 mod loss;
+pub mod meta;
 mod pointwise;
 mod rows;
+mod unary;
 mod vicreg;
 
 pub use attention::{attention_bwd, attention_fwd, ATTENTION_HEAD_DIMS};
+pub use copy::{binary_strided, reduce, strided_copy, CopyElem};
 pub use layout::{gather_rows, patchify, scatter_add_rows, unpatchify};
 pub use loss::{mse_bwd, mse_fwd, smooth_l1_bwd, smooth_l1_fwd};
 pub use pointwise::{
@@ -20,6 +24,7 @@ pub use pointwise::{
     gelu_fwd, mul, scale,
 };
 pub use rows::{layernorm_bwd, layernorm_fwd, softmax_bwd, softmax_fwd};
+pub use unary::{unary_bwd, unary_fwd, UnaryOp};
 pub use vicreg::{vicreg, VicregScratch};
 
 use cudarc::driver::{CudaSlice, DriverError, LaunchConfig};
