@@ -3,8 +3,10 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod eval;
 pub mod jepa;
 pub mod masks;
+pub mod metrics;
 pub mod optim;
 pub mod rng;
 pub mod vit;
