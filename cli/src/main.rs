@@ -1,4 +1,5 @@
+//! The `jepa` binary; everything lives in the `jepa_cli` library.
+
 fn main() {
-    eprintln!("jepa: nothing here yet");
-    std::process::exit(2);
+    std::process::exit(jepa_cli::main_with_args(std::env::args_os()));
 }

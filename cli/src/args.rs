@@ -1,0 +1,230 @@
+//! Command-line grammar. Flags of `pretrain` are all optional so that they can override a preset
+//! or a `--config` file; `config::resolve` merges the three and validates the result.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jepa",
+    version,
+    about = "Self-supervised JEPA vision models (I-JEPA, C-JEPA, EC-IJEPA) on a pure-Rust engine"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Pretrain an encoder on unlabelled images.
+    Pretrain(Box<PretrainArgs>),
+    /// Embed images with a checkpoint's encoder into .npy or .safetensors.
+    Embed(EmbedArgs),
+    /// Linear-probe and kNN accuracy of a checkpoint's frozen encoder.
+    Probe(ProbeArgs),
+    /// List a checkpoint's tensors and metadata.
+    Inspect(InspectArgs),
+    /// Kernel and model microbenchmarks with percent of the measured FMA peak.
+    Bench(BenchArgs),
+    /// Draw the PNG plots (loss, lr, EMA momentum, RankMe) of a run directory.
+    Plot(PlotArgs),
+    /// A short pretrain + probe on a built-in default dataset, beside the random-init baseline.
+    Quickstart(QuickstartArgs),
+}
+
+/// Options shared by every command that computes.
+#[derive(Debug, Clone, Args)]
+pub struct ComputeArgs {
+    /// `cpu` or `cuda` (`cuda:N` for another GPU).
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
+    /// Worker threads of the compute pool (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PretrainArgs {
+    /// TOML run configuration; flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Named starting configuration (see `docs/CLI.md`); the config file and flags override it.
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// ImageFolder directory, .tar/.tar.gz ImageFolder archive, CIFAR-10 binary dir or idx dir.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Run directory: checkpoints, metrics, plots.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_name = "N", conflicts_with = "epochs")]
+    pub steps: Option<u64>,
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<u64>,
+    /// ijepa, cjepa or ecijepa.
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<String>,
+    /// Encoder size: tiny, small, base, large, huge, giant.
+    #[arg(long, value_name = "SIZE")]
+    pub model: Option<String>,
+    #[arg(long, value_name = "PX")]
+    pub image_size: Option<usize>,
+    #[arg(long, value_name = "PX")]
+    pub patch_size: Option<usize>,
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long, value_name = "LR")]
+    pub lr: Option<f64>,
+    #[arg(long, value_name = "LR")]
+    pub start_lr: Option<f64>,
+    #[arg(long, value_name = "LR")]
+    pub final_lr: Option<f64>,
+    /// Warm-up length in epochs (fractions allowed).
+    #[arg(long, value_name = "EPOCHS")]
+    pub warmup_epochs: Option<f64>,
+    #[arg(long, value_name = "WD")]
+    pub weight_decay: Option<f64>,
+    #[arg(long, value_name = "WD")]
+    pub final_weight_decay: Option<f64>,
+    /// EMA momentum at the first step (ramps linearly to --ema-end).
+    #[arg(long, value_name = "M")]
+    pub ema_start: Option<f64>,
+    #[arg(long, value_name = "M")]
+    pub ema_end: Option<f64>,
+    /// Mask generator: parity (official) or fixed (repaired for small grids).
+    #[arg(long, value_name = "MODE")]
+    pub mask_mode: Option<String>,
+    /// Save a checkpoint every N steps (0: only at the end).
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<u64>,
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Continue from the latest checkpoint in --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print one line per log interval instead of a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EmbedArgs {
+    /// jepa checkpoint or converted I-JEPA safetensors file.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: PathBuf,
+    /// Image files or directories (searched recursively for .jpg/.jpeg/.png).
+    #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
+    pub images: Vec<PathBuf>,
+    /// Output file: .npy or .safetensors.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// One vector per patch ([N, P, D]) instead of the average-pooled [N, D].
+    #[arg(long)]
+    pub per_patch: bool,
+    /// Encoder to use: target (default, the evaluation backbone) or context.
+    #[arg(long, value_name = "WHICH", default_value = "target")]
+    pub encoder: String,
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub batch_size: usize,
+    /// Attention heads, for checkpoints whose width is not an official size and that carry no
+    /// jepa config.
+    #[arg(long, value_name = "N")]
+    pub heads: Option<usize>,
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    #[arg(long, value_name = "FILE", required_unless_present = "random_init")]
+    pub checkpoint: Option<PathBuf>,
+    /// Labelled training data (any format `pretrain --data` takes).
+    #[arg(long, value_name = "PATH")]
+    pub train: PathBuf,
+    #[arg(long, value_name = "PATH")]
+    pub test: PathBuf,
+    /// Also probe the same architecture untrained (with --checkpoint), or only that baseline.
+    #[arg(long)]
+    pub random_init: bool,
+    /// Neighbours of the kNN classifier.
+    #[arg(long, value_name = "K", default_value_t = 20)]
+    pub k: usize,
+    /// Use at most this many training images (stratified), 0 for all.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_train: usize,
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_test: usize,
+    /// Print the table as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Encoder to probe: target (default) or context.
+    #[arg(long, value_name = "WHICH", default_value = "target")]
+    pub encoder: String,
+    /// Attention heads, for checkpoints whose width is not an official size and that carry no
+    /// jepa config.
+    #[arg(long, value_name = "N")]
+    pub heads: Option<usize>,
+
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// A safetensors checkpoint.
+    pub file: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Print a JSON array of records instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Threads of the compute pool (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Only run benchmarks whose name contains this string.
+    #[arg(long, value_name = "SUBSTR")]
+    pub filter: Option<String>,
+    /// Fewer repeats and a shorter peak measurement: a smoke run.
+    #[arg(long)]
+    pub quick: bool,
+    /// Also run on CUDA where present.
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// A run directory written by `jepa pretrain`.
+    pub run_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct QuickstartArgs {
+    /// Dataset to use instead of the default (CIFAR-10 archive, else Fashion-MNIST).
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Run directory.
+    #[arg(long, value_name = "DIR", default_value = "runs/quickstart")]
+    pub out: PathBuf,
+    /// Pretraining steps (default: the preset's).
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u64>,
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
+}

@@ -1,0 +1,179 @@
+//! The pretraining run configuration: a TOML file (every table rejects unknown keys), named
+//! presets, and `pretrain` flags that override both. Precedence, lowest first: built-in defaults
+//! (the `vit-tiny-cifar` preset), `--preset`, `--config` (which may itself name a preset), flags.
+
+mod presets;
+mod resolve;
+
+pub use presets::{preset, PRESETS};
+pub use resolve::{mask_config, parse_config_text, resolve, saved_config, validate, MODEL_SIZES};
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Which JEPA variant to train.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Ijepa,
+    Cjepa,
+    Ecijepa,
+}
+
+impl Method {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+            "ijepa" => Some(Self::Ijepa),
+            "cjepa" => Some(Self::Cjepa),
+            "ecijepa" => Some(Self::Ecijepa),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ijepa => "ijepa",
+            Self::Cjepa => "cjepa",
+            Self::Ecijepa => "ecijepa",
+        }
+    }
+}
+
+/// Mask generator mode (methods.md §2.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskModeName {
+    Parity,
+    Fixed,
+}
+
+/// A whole run. Every section is optional in a file; absent keys keep the preset's value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Preset the file builds on (applied before the file's own keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    pub method: Method,
+    pub seed: u64,
+    /// `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+    /// Compute threads; 0 means all cores.
+    pub threads: usize,
+    pub data: DataSection,
+    pub model: ModelSection,
+    pub train: TrainSection,
+    pub optim: OptimSection,
+    pub mask: MaskSection,
+    pub output: OutputSection,
+    pub cjepa: CjepaSection,
+    pub ecijepa: EcijepaSection,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// ImageFolder dir, `.tar(.gz)` ImageFolder archive, CIFAR-10 binary dir or idx dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Decoding threads of the loader.
+    pub workers: usize,
+    /// Random horizontal flips (off in official I-JEPA).
+    pub hflip: bool,
+    /// Smallest RandomResizedCrop area fraction (official 0.3).
+    pub crop_scale_min: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// tiny, small, base, large, huge, giant.
+    pub size: String,
+    /// Encoder depth override (0: the size's depth).
+    pub depth: usize,
+    pub image_size: usize,
+    pub patch_size: usize,
+    pub pred_dim: usize,
+    pub pred_depth: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    /// Run length: exactly one of `epochs` and `steps` is non-zero after resolution.
+    pub epochs: u64,
+    pub steps: u64,
+    pub batch_size: usize,
+    /// Save a checkpoint every N steps (0: only at the end).
+    pub checkpoint_every: u64,
+    /// Metrics line every N steps.
+    pub log_every: u64,
+    /// Compute RankMe of the target features every N steps (0: never).
+    pub rankme_every: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimSection {
+    pub lr: f64,
+    pub start_lr: f64,
+    pub final_lr: f64,
+    /// Warm-up length in epochs (fractions allowed; with `steps` runs, epochs of the dataset).
+    pub warmup_epochs: f64,
+    pub weight_decay: f64,
+    pub final_weight_decay: f64,
+    pub ema_start: f64,
+    pub ema_end: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskSection {
+    pub mode: MaskModeName,
+    pub npred: usize,
+    pub nenc: usize,
+    pub pred_scale: [f64; 2],
+    pub enc_scale: [f64; 2],
+    pub aspect_ratio: [f64; 2],
+    pub min_keep: usize,
+    pub allow_overlap: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Draw PNG plots at the end of the run.
+    pub plots: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CjepaSection {
+    /// μ: weight of the VICReg variance hinge on pooled predictions (methods.md §4.2).
+    pub var_weight: f64,
+    /// ν: weight of the covariance term.
+    pub cov_weight: f64,
+    /// λ: weight of the pooled-mean invariance term.
+    pub inv_weight: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcijepaSection {
+    /// `block-mean` (default), `per-position`, `additive` or `none` (methods.md §3).
+    pub conditioning: String,
+    /// Probability of dropping the conditioning per sample (methods.md §3.4).
+    pub dropout: f64,
+}
+
+impl RunConfig {
+    /// The TOML text of this configuration (stored in checkpoints and `config.toml`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+}

@@ -1,0 +1,153 @@
+//! Named starting configurations. `vit-tiny-cifar` is the CPU small-scale start of methods.md §6
+//! and the default; `quickstart` is sized to finish in a few minutes on 2 cores; `in1k-vith14` is
+//! the released I-JEPA ImageNet recipe.
+
+use super::{
+    CjepaSection, DataSection, EcijepaSection, MaskModeName, MaskSection, Method, ModelSection,
+    OptimSection, OutputSection, RunConfig, TrainSection,
+};
+
+/// Preset names with a one-line description, in the order `--help` lists them.
+pub const PRESETS: &[(&str, &str)] = &[
+    (
+        "vit-tiny-cifar",
+        "ViT-Tiny/4 at 32 px, predictor 96/4, batch 128, 100 epochs (default)",
+    ),
+    (
+        "quickstart",
+        "ViT-Tiny/4 with 6 blocks, predictor 96/2, batch 64, 300 steps: minutes on 2 cores",
+    ),
+    (
+        "vit-small-stl64",
+        "ViT-Small/8 at 64 px, predictor 128/6, batch 128, 100 epochs",
+    ),
+    (
+        "in1k-vith14",
+        "official I-JEPA ViT-H/14 at 224 px, predictor 384/12, batch 2048, 300 epochs",
+    ),
+];
+
+fn vit_tiny_cifar() -> RunConfig {
+    RunConfig {
+        preset: None,
+        method: Method::Ijepa,
+        seed: 0,
+        device: "cpu".into(),
+        threads: 0,
+        data: DataSection {
+            path: None,
+            workers: 2,
+            hflip: false,
+            crop_scale_min: 0.3,
+        },
+        model: ModelSection {
+            size: "tiny".into(),
+            depth: 0,
+            image_size: 32,
+            patch_size: 4,
+            pred_dim: 96,
+            pred_depth: 4,
+        },
+        train: TrainSection {
+            epochs: 100,
+            steps: 0,
+            batch_size: 128,
+            checkpoint_every: 1000,
+            log_every: 10,
+            rankme_every: 200,
+        },
+        optim: OptimSection {
+            lr: 1e-3,
+            start_lr: 2e-4,
+            final_lr: 1e-6,
+            warmup_epochs: 10.0,
+            weight_decay: 0.04,
+            final_weight_decay: 0.4,
+            ema_start: 0.996,
+            ema_end: 1.0,
+            beta1: 0.9,
+            beta2: 0.999,
+        },
+        mask: MaskSection {
+            mode: MaskModeName::Fixed,
+            npred: 4,
+            nenc: 1,
+            pred_scale: [0.15, 0.2],
+            enc_scale: [0.85, 1.0],
+            aspect_ratio: [0.75, 1.5],
+            min_keep: 4,
+            allow_overlap: false,
+        },
+        output: OutputSection {
+            dir: None,
+            plots: true,
+        },
+        cjepa: CjepaSection {
+            var_weight: 1.0,
+            cov_weight: 0.04,
+            inv_weight: 0.0,
+        },
+        ecijepa: EcijepaSection {
+            conditioning: "block-mean".into(),
+            dropout: 0.1,
+        },
+    }
+}
+
+/// The preset called `name`, or `None`.
+pub fn preset(name: &str) -> Option<RunConfig> {
+    let mut c = vit_tiny_cifar();
+    match name {
+        "vit-tiny-cifar" => {}
+        "quickstart" => {
+            c.model.depth = 6;
+            c.model.pred_depth = 2;
+            c.train.epochs = 0;
+            c.train.steps = 300;
+            c.train.batch_size = 64;
+            c.train.checkpoint_every = 0;
+            c.train.rankme_every = 50;
+            c.optim.warmup_epochs = 0.5;
+            c.optim.ema_start = 0.99;
+        }
+        "vit-small-stl64" => {
+            c.model.size = "small".into();
+            c.model.image_size = 64;
+            c.model.patch_size = 8;
+            c.model.pred_dim = 128;
+            c.model.pred_depth = 6;
+        }
+        "in1k-vith14" => {
+            c.model.size = "huge".into();
+            c.model.image_size = 224;
+            c.model.patch_size = 14;
+            c.model.pred_dim = 384;
+            c.model.pred_depth = 12;
+            c.train.epochs = 300;
+            c.train.batch_size = 2048;
+            c.optim.warmup_epochs = 40.0;
+            c.mask.mode = MaskModeName::Parity;
+            c.mask.min_keep = 10;
+            c.data.workers = 8;
+        }
+        _ => return None,
+    }
+    c.preset = Some(name.to_string());
+    Some(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_preset_exists_and_round_trips_through_toml() {
+        for (name, _) in PRESETS {
+            let c = preset(name).unwrap();
+            assert_eq!(c.preset.as_deref(), Some(*name));
+            let back: RunConfig = toml::from_str(&c.to_toml()).unwrap();
+            assert_eq!(back, c, "{name}");
+        }
+        assert!(preset("nope").is_none());
+    }
+}

@@ -1,0 +1,309 @@
+//! Merging preset, config file and flags into one validated [`RunConfig`].
+
+use std::path::Path;
+
+use jepa_models::masks::{FixedOptions, MaskConfig, MaskMode};
+use toml::{Table, Value};
+
+use super::{preset, MaskModeName, Method, RunConfig, PRESETS};
+use crate::args::PretrainArgs;
+use crate::error::{CliError, CliResult};
+
+/// Keys that may be absent from a fully resolved configuration (so a preset's table lacks them).
+const OPTIONAL_KEYS: &[&str] = &["preset", "data.path", "output.dir"];
+/// Encoder sizes the ViT factory knows.
+pub const MODEL_SIZES: &[&str] = &["tiny", "small", "base", "large", "huge", "giant"];
+
+fn unknown_preset(name: &str) -> CliError {
+    let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+    CliError::Config(format!(
+        "unknown preset `{name}` (expected one of: {})",
+        names.join(", ")
+    ))
+}
+
+fn preset_or_err(name: &str) -> CliResult<RunConfig> {
+    preset(name).ok_or_else(|| unknown_preset(name))
+}
+
+/// Line (1-based) of the first `key =` assignment in `text`, for error messages.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+/// Rejects keys of `file` that `known` does not have, naming the dotted key and its line.
+fn check_keys(
+    file: &Table,
+    known: &Table,
+    prefix: &str,
+    text: &str,
+    origin: &str,
+) -> CliResult<()> {
+    for (k, v) in file {
+        let dotted = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match (v, known.get(k)) {
+            (Value::Table(sub), Some(Value::Table(ksub))) => {
+                check_keys(sub, ksub, &dotted, text, origin)?
+            }
+            (_, Some(_)) => {}
+            (_, None) if OPTIONAL_KEYS.contains(&dotted.as_str()) => {}
+            (_, None) => {
+                let at = line_of(text, k)
+                    .map(|l| format!(" (line {l})"))
+                    .unwrap_or_default();
+                return Err(CliError::Config(format!(
+                    "{origin}: unknown key `{dotted}`{at}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn merge(base: &mut Table, over: Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Parses config text (`origin` names it in errors) on top of `base`, or on top of the preset the
+/// text names. Unknown keys, wrong types and unknown presets are errors.
+pub fn parse_config_text(
+    text: &str,
+    origin: &str,
+    base: Option<RunConfig>,
+) -> CliResult<RunConfig> {
+    let file: Table = text.parse().map_err(|e: toml::de::Error| {
+        let at = e
+            .span()
+            .map(|s| {
+                format!(
+                    " (line {})",
+                    text[..s.start.min(text.len())].lines().count().max(1)
+                )
+            })
+            .unwrap_or_default();
+        CliError::Config(format!(
+            "{origin}: invalid TOML: {}{at}",
+            e.message().trim()
+        ))
+    })?;
+    let base = match file.get("preset") {
+        Some(Value::String(name)) => preset_or_err(name)?,
+        Some(_) => {
+            return Err(CliError::Config(format!(
+                "{origin}: `preset` must be a string"
+            )))
+        }
+        None => base.unwrap_or_else(|| preset("vit-tiny-cifar").unwrap_or_else(|| unreachable!())),
+    };
+    let mut merged = Table::try_from(&base)
+        .map_err(|e| CliError::Other(format!("cannot serialise the base config: {e}")))?;
+    check_keys(&file, &merged, "", text, origin)?;
+    merge(&mut merged, file);
+    RunConfig::deserialize_table(merged)
+        .map_err(|e| CliError::Config(format!("{origin}: {}", crate::error::one_line(e.message()))))
+}
+
+impl RunConfig {
+    fn deserialize_table(t: Table) -> Result<RunConfig, toml::de::Error> {
+        Value::Table(t).try_into()
+    }
+}
+
+/// Resolves a `pretrain` invocation. `saved` is the configuration stored in the run directory
+/// when resuming; it replaces preset and file so a resumed run continues what was started.
+pub fn resolve(args: &PretrainArgs, saved: Option<RunConfig>) -> CliResult<RunConfig> {
+    let mut cfg = match (&args.preset, saved) {
+        (_, Some(saved)) => saved,
+        (Some(name), None) => preset_or_err(name)?,
+        (None, None) => preset_or_err("vit-tiny-cifar")?,
+    };
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+        let has_preset = text.lines().any(|l| l.trim_start().starts_with("preset"));
+        let base = (!has_preset || args.preset.is_some()).then(|| cfg.clone());
+        cfg = parse_config_text(&text, &path.display().to_string(), base)?;
+        if let Some(name) = &args.preset {
+            cfg.preset = Some(name.clone());
+        }
+    }
+    apply_flags(&mut cfg, args)?;
+    validate(&cfg)?;
+    Ok(cfg)
+}
+
+fn apply_flags(c: &mut RunConfig, a: &PretrainArgs) -> CliResult<()> {
+    macro_rules! set {
+        ($flag:expr => $field:expr) => {
+            if let Some(v) = &$flag {
+                $field = v.clone();
+            }
+        };
+    }
+    if let Some(m) = &a.method {
+        c.method = Method::parse(m).ok_or_else(|| {
+            CliError::Usage(format!(
+                "unknown method `{m}` (expected ijepa, cjepa or ecijepa)"
+            ))
+        })?;
+    }
+    if let Some(m) = &a.mask_mode {
+        c.mask.mode = match m.to_ascii_lowercase().as_str() {
+            "parity" => MaskModeName::Parity,
+            "fixed" => MaskModeName::Fixed,
+            _ => {
+                return Err(CliError::Usage(format!(
+                    "unknown mask mode `{m}` (expected parity or fixed)"
+                )))
+            }
+        };
+    }
+    if let Some(s) = a.steps {
+        (c.train.steps, c.train.epochs) = (s, 0);
+    }
+    if let Some(e) = a.epochs {
+        (c.train.epochs, c.train.steps) = (e, 0);
+    }
+    if let Some(p) = &a.data {
+        c.data.path = Some(p.clone());
+    }
+    if let Some(p) = &a.out {
+        c.output.dir = Some(p.clone());
+    }
+    set!(a.model => c.model.size);
+    set!(a.image_size => c.model.image_size);
+    set!(a.patch_size => c.model.patch_size);
+    set!(a.batch_size => c.train.batch_size);
+    set!(a.lr => c.optim.lr);
+    set!(a.start_lr => c.optim.start_lr);
+    set!(a.final_lr => c.optim.final_lr);
+    set!(a.warmup_epochs => c.optim.warmup_epochs);
+    set!(a.weight_decay => c.optim.weight_decay);
+    set!(a.final_weight_decay => c.optim.final_weight_decay);
+    set!(a.ema_start => c.optim.ema_start);
+    set!(a.ema_end => c.optim.ema_end);
+    set!(a.checkpoint_every => c.train.checkpoint_every);
+    set!(a.seed => c.seed);
+    set!(a.compute.device => c.device);
+    set!(a.compute.threads => c.threads);
+    Ok(())
+}
+
+/// The mask generator configuration of a run.
+pub fn mask_config(c: &RunConfig) -> MaskConfig {
+    let grid = c.model.image_size / c.model.patch_size.max(1);
+    let m = &c.mask;
+    MaskConfig {
+        enc_scale: (m.enc_scale[0], m.enc_scale[1]),
+        pred_scale: (m.pred_scale[0], m.pred_scale[1]),
+        aspect_ratio: (m.aspect_ratio[0], m.aspect_ratio[1]),
+        nenc: m.nenc,
+        npred: m.npred,
+        min_keep: m.min_keep,
+        allow_overlap: m.allow_overlap,
+        mode: match m.mode {
+            MaskModeName::Parity => MaskMode::Parity,
+            MaskModeName::Fixed => MaskMode::Fixed(FixedOptions::default()),
+        },
+        ..MaskConfig::official(grid, grid)
+    }
+}
+
+/// Checks everything that can be checked without reading data.
+pub fn validate(c: &RunConfig) -> CliResult<()> {
+    let bad = |m: String| Err(CliError::Config(m));
+    if (c.train.epochs == 0) == (c.train.steps == 0) {
+        return bad(format!(
+            "set exactly one of epochs ({}) and steps ({})",
+            c.train.epochs, c.train.steps
+        ));
+    }
+    if c.train.batch_size == 0 || c.data.workers == 0 {
+        return bad("batch_size and data.workers must be >= 1".into());
+    }
+    if !MODEL_SIZES.contains(&c.model.size.to_ascii_lowercase().as_str()) {
+        return bad(format!(
+            "unknown model size `{}` (expected tiny, small, base, large, huge or giant)",
+            c.model.size
+        ));
+    }
+    let m = &c.model;
+    if m.patch_size == 0 || m.image_size == 0 || !m.image_size.is_multiple_of(m.patch_size) {
+        return bad(format!(
+            "image_size {} must be a positive multiple of patch_size {}",
+            m.image_size, m.patch_size
+        ));
+    }
+    if m.pred_dim == 0 || m.pred_depth == 0 {
+        return bad("model.pred_dim and model.pred_depth must be >= 1".into());
+    }
+    let o = &c.optim;
+    let rates = [
+        ("lr", o.lr),
+        ("start_lr", o.start_lr),
+        ("final_lr", o.final_lr),
+    ];
+    if let Some((k, v)) = rates.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
+        return bad(format!("optim.{k} = {v} must be finite and >= 0"));
+    }
+    if !(o.warmup_epochs.is_finite() && o.warmup_epochs >= 0.0) {
+        return bad(format!(
+            "optim.warmup_epochs = {} must be >= 0",
+            o.warmup_epochs
+        ));
+    }
+    let unit = [
+        ("ema_start", o.ema_start),
+        ("ema_end", o.ema_end),
+        ("beta1", o.beta1),
+        ("beta2", o.beta2),
+    ];
+    if let Some((k, v)) = unit.iter().find(|(_, v)| !(0.0..=1.0).contains(v)) {
+        return bad(format!("optim.{k} = {v} must lie in [0, 1]"));
+    }
+    if !(0.0 < c.data.crop_scale_min && c.data.crop_scale_min <= 1.0) {
+        return bad(format!(
+            "data.crop_scale_min = {} must lie in (0, 1]",
+            c.data.crop_scale_min
+        ));
+    }
+    if !(0.0..1.0).contains(&c.ecijepa.dropout) {
+        return bad(format!(
+            "ecijepa.dropout = {} must lie in [0, 1)",
+            c.ecijepa.dropout
+        ));
+    }
+    mask_config(c).validate()?;
+    crate::runtime::parse_device(&c.device)?;
+    Ok(())
+}
+
+/// Reads the configuration a run directory was started with, if any.
+pub fn saved_config(dir: &Path) -> CliResult<Option<RunConfig>> {
+    let path = dir.join("config.toml");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| CliError::io(&path, e))?;
+    let origin = path.display().to_string();
+    let cfg: RunConfig = toml::from_str(&text).map_err(|e| {
+        CliError::Config(format!("{origin}: {}", crate::error::one_line(e.message())))
+    })?;
+    Ok(Some(cfg))
+}

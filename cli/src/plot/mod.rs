@@ -1,0 +1,105 @@
+//! `jepa plot RUN_DIR` (also called at the end of `pretrain`): PNG charts of the loss terms, the
+//! learning rate, the EMA momentum and RankMe from the run's metrics log, in `RUN_DIR/plots/`.
+
+pub mod draw;
+pub mod metrics;
+pub mod text;
+
+use std::path::{Path, PathBuf};
+
+use crate::args::PlotArgs;
+use crate::error::{CliError, CliResult};
+use metrics::Metrics;
+
+/// `(file stem, title, series keys)`: a chart is drawn when any key is present.
+const CHARTS: &[(&str, &str, &[&str])] = &[
+    ("lr", "learning rate", &["lr", "learning_rate"]),
+    ("ema", "EMA momentum", &["ema_momentum", "momentum", "ema"]),
+    ("rankme", "RankMe", &["rankme"]),
+];
+
+/// Every `loss*` series (total first), at most five.
+fn loss_series(m: &Metrics) -> Vec<(String, Vec<(f64, f64)>)> {
+    let mut v: Vec<(String, Vec<(f64, f64)>)> = m
+        .series
+        .iter()
+        .filter(|(k, pts)| k.starts_with("loss") && !pts.is_empty())
+        .map(|(k, pts)| (k.clone(), pts.clone()))
+        .collect();
+    v.sort_by_key(|(k, _)| (k != "loss", k.clone()));
+    v.truncate(5);
+    v
+}
+
+/// Draws every chart the metrics support into `dir/plots/` and returns the files written.
+pub fn plot_run(dir: &Path) -> CliResult<Vec<PathBuf>> {
+    let file = metrics::find_metrics_file(dir)?;
+    let m = metrics::read_metrics(&file)?;
+    let out = dir.join("plots");
+    std::fs::create_dir_all(&out).map_err(|e| CliError::io(&out, e))?;
+    let mut written = Vec::new();
+    let losses = loss_series(&m);
+    if !losses.is_empty() {
+        let p = out.join("loss.png");
+        draw::line_chart(&p, "loss", "step", &losses)?;
+        written.push(p);
+    }
+    for (stem, title, keys) in CHARTS {
+        if let Some((name, pts)) = m.find(keys) {
+            let p = out.join(format!("{stem}.png"));
+            draw::line_chart(&p, title, "step", &[(name.to_string(), pts.to_vec())])?;
+            written.push(p);
+        }
+    }
+    if written.is_empty() {
+        return Err(CliError::Other(format!(
+            "{}: none of loss, lr, EMA momentum or RankMe is logged",
+            file.display()
+        )));
+    }
+    Ok(written)
+}
+
+pub fn run(args: &PlotArgs) -> CliResult<()> {
+    for p in plot_run(&args.run_dir)? {
+        println!("{}", p.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_one_png_per_logged_quantity() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: String = (0..20)
+            .map(|i| {
+                let rank = if i % 5 == 0 { format!(",\"rankme\":{}", 10 + i) } else { String::new() };
+                format!(
+                    "{{\"step\":{i},\"loss\":{},\"loss_jepa\":{},\"lr\":{},\"ema_momentum\":{}{rank}}}\n",
+                    1.0 / (1.0 + i as f64),
+                    0.9 / (1.0 + i as f64),
+                    1e-4 * i as f64,
+                    0.996 + 0.0001 * i as f64
+                )
+            })
+            .collect();
+        std::fs::write(dir.path().join("metrics.jsonl"), lines).unwrap();
+        let files = plot_run(dir.path()).unwrap();
+        let names: Vec<String> = files
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["loss.png", "lr.png", "ema.png", "rankme.png"]);
+        assert!(files.iter().all(|p| image::open(p).is_ok()));
+    }
+
+    #[test]
+    fn a_directory_without_metrics_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = plot_run(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("metrics.jsonl"), "{e}");
+    }
+}

@@ -1,0 +1,127 @@
+//! Process-level setup shared by the commands: the last-resort panic hook, the rayon pool, the
+//! device check and the Ctrl-C flag.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use jepa_engine::Device;
+
+use crate::error::{CliError, CliResult};
+
+/// Replaces the default panic message (several lines, maybe a backtrace) by one line. Panics
+/// are bugs, not user errors, but even then the user sees a single readable line.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "jepa: internal error: {}{at} (please report this)",
+            crate::error::one_line(&msg)
+        );
+    }));
+}
+
+/// Sizes rayon's global pool, which the engine and kernels use. `None` keeps rayon's default
+/// (all cores, or `RAYON_NUM_THREADS`). Building the global pool twice fails; a second call with
+/// the size already in force is accepted so that library callers (tests) can call this freely.
+pub fn configure_threads(threads: Option<usize>) -> CliResult<usize> {
+    if let Some(n) = threads {
+        if n == 0 {
+            return Err(CliError::Usage("--threads must be >= 1".into()));
+        }
+        if rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .is_err()
+            && rayon::current_num_threads() != n
+        {
+            return Err(CliError::Other(format!(
+                "cannot resize the thread pool to {n}: it already runs {} threads",
+                rayon::current_num_threads()
+            )));
+        }
+    }
+    Ok(rayon::current_num_threads())
+}
+
+/// Parses `cpu`, `cuda` or `cuda:N`.
+pub fn parse_device(text: &str) -> CliResult<Device> {
+    let t = text.trim().to_ascii_lowercase();
+    match t.as_str() {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" | "gpu" => Ok(Device::Cuda(0)),
+        _ => match t.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(n)) => Ok(Device::Cuda(n)),
+            _ => Err(CliError::Usage(format!(
+                "unknown device `{text}` (expected cpu, cuda or cuda:N)"
+            ))),
+        },
+    }
+}
+
+/// Parses the device and checks that the engine can allocate on it, so that `--device cuda` on
+/// a machine without CUDA fails before any data is read.
+pub fn select_device(text: Option<&str>) -> CliResult<Device> {
+    let device = parse_device(text.unwrap_or("cpu"))?;
+    device.ensure_available("jepa").map_err(|e| match e {
+        jepa_engine::Error::DeviceUnavailable { device, reason, .. } => CliError::Device(format!(
+            "device {device} requested but unavailable: {reason}; use --device cpu"
+        )),
+        other => CliError::Engine(other),
+    })?;
+    Ok(device)
+}
+
+/// The flag set by Ctrl-C. The first Ctrl-C asks the running command to stop at the next safe
+/// point (a training step boundary, where it saves a checkpoint); a second one exits at once.
+pub fn stop_flag() -> Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        // If a handler cannot be installed (already set by an embedding program), Ctrl-C simply
+        // keeps its default meaning.
+        let _ = ctrlc::set_handler(move || {
+            if f.swap(true, Ordering::SeqCst) {
+                eprintln!("jepa: interrupted twice, exiting without saving");
+                std::process::exit(crate::error::EXIT_INTERRUPTED);
+            }
+            eprintln!(
+                "jepa: interrupt received, stopping at the next step (Ctrl-C again to abort)"
+            );
+        });
+        flag
+    })
+    .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_parse_and_cuda_is_checked() {
+        assert_eq!(parse_device("CPU").unwrap(), Device::Cpu);
+        assert_eq!(parse_device("cuda").unwrap(), Device::Cuda(0));
+        assert_eq!(parse_device("cuda:3").unwrap(), Device::Cuda(3));
+        assert!(matches!(parse_device("tpu"), Err(CliError::Usage(_))));
+        assert!(matches!(parse_device("cuda:x"), Err(CliError::Usage(_))));
+        assert_eq!(select_device(None).unwrap(), Device::Cpu);
+    }
+
+    #[test]
+    fn zero_threads_is_a_usage_error() {
+        assert!(matches!(
+            configure_threads(Some(0)),
+            Err(CliError::Usage(_))
+        ));
+    }
+}
