@@ -9,4 +9,5 @@ pub mod masks;
 pub mod metrics;
 pub mod optim;
 pub mod rng;
+pub mod train;
 pub mod vit;
