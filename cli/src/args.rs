@@ -143,14 +143,15 @@ pub struct EmbedArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ProbeArgs {
-    #[arg(long, value_name = "FILE", required_unless_present = "random_init")]
-    pub checkpoint: Option<PathBuf>,
+    /// Checkpoint whose encoder is probed (its architecture is also the random-init baseline's).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: PathBuf,
     /// Labelled training data (any format `pretrain --data` takes).
     #[arg(long, value_name = "PATH")]
     pub train: PathBuf,
     #[arg(long, value_name = "PATH")]
     pub test: PathBuf,
-    /// Also probe the same architecture untrained (with --checkpoint), or only that baseline.
+    /// Also probe the same architecture untrained, side by side.
     #[arg(long)]
     pub random_init: bool,
     /// Neighbours of the kNN classifier.

@@ -36,6 +36,8 @@ pub enum CliError {
     Engine(#[from] jepa_engine::Error),
     #[error(transparent)]
     Model(#[from] jepa_models::vit::ModelError),
+    #[error(transparent)]
+    Eval(#[from] jepa_models::eval::EvalError),
     /// The user asked for a device this process cannot use.
     #[error("{0}")]
     Device(String),

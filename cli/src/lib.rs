@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod inspect;
 pub mod npy;
 pub mod plot;
+pub mod probe;
 pub mod progress;
 pub mod runtime;
 
@@ -53,7 +54,8 @@ fn dispatch(command: Command) -> CliResult<()> {
         Command::Bench(a) => bench::run(&a),
         Command::Plot(a) => plot::run(&a),
         Command::Embed(a) => embed::run(&a),
-        Command::Pretrain(_) | Command::Probe(_) | Command::Quickstart(_) => Err(CliError::Other(
+        Command::Probe(a) => probe::run(&a),
+        Command::Pretrain(_) | Command::Quickstart(_) => Err(CliError::Other(
             "this command needs the ViT/Trainer API, which is not in this build yet".into(),
         )),
     }

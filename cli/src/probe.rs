@@ -1,0 +1,202 @@
+//! `jepa probe`: frozen-feature evaluation of a checkpoint (methods.md §7): linear probe on the
+//! last layer and the last 4 layers, weighted kNN, RankMe, and optionally the same architecture
+//! untrained (`--random-init`), side by side.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use jepa_models::data::{stratified_split, Dataset, EvalTransform, Normalize, Subset};
+use jepa_models::eval::{
+    evaluate, extract_features, EvalConfig, ExtractConfig, ExtractedFeatures, KnnConfig,
+    ProbeReport, LAST_N,
+};
+use jepa_models::vit::VisionTransformer;
+
+use crate::args::ProbeArgs;
+use crate::datasets::{self, Source, Split};
+use crate::error::{CliError, CliResult};
+use crate::{encoder, runtime};
+
+/// Seed of the random-init baseline (the same for every probe run, so baselines compare).
+pub const RANDOM_INIT_SEED: u64 = 0;
+
+/// A labelled set opened for probing, optionally subsampled.
+pub struct LabelledSet {
+    pub data: Arc<Subset<Arc<Source>>>,
+    pub classes: usize,
+    pub names: Option<Vec<String>>,
+}
+
+/// Opens `path` and keeps at most `max` samples (stratified, 0 = all).
+pub fn open_labelled(path: &Path, split: Split, max: usize, seed: u64) -> CliResult<LabelledSet> {
+    let (src, _) = datasets::open(path, split)?;
+    let names = src.class_names();
+    let classes = src.num_classes();
+    let src = Arc::new(src);
+    let n = src.len();
+    let keep = if max == 0 || max >= n {
+        (0..n).collect()
+    } else {
+        let labels = src.labels()?;
+        stratified_split(&labels, n - max, seed)?.0
+    };
+    Ok(LabelledSet {
+        data: Arc::new(Subset::new(src, keep)?),
+        classes,
+        names,
+    })
+}
+
+/// Checks that train and test label the same classes the same way.
+pub fn check_same_classes(
+    train: &LabelledSet,
+    test: &LabelledSet,
+    test_path: &Path,
+) -> CliResult<usize> {
+    if let (Some(a), Some(b)) = (&train.names, &test.names) {
+        if a != b {
+            return Err(CliError::Usage(format!(
+                "{}: classes {:?} differ from the training set's {:?}",
+                test_path.display(),
+                b,
+                a
+            )));
+        }
+    }
+    Ok(train.classes.max(test.classes))
+}
+
+/// Extraction settings for an encoder: its input size, last-4 when it has 4 blocks.
+pub fn extract_config(enc: &VisionTransformer, batch_size: usize) -> ExtractConfig {
+    let cfg = enc.config();
+    let normalize = if cfg.in_chans == 1 {
+        Normalize::imagenet_grey()
+    } else {
+        Normalize::imagenet()
+    };
+    ExtractConfig {
+        transform: EvalTransform {
+            resize: cfg.img_size,
+            crop: cfg.img_size,
+            channels: cfg.in_chans,
+            normalize,
+        },
+        batch_size,
+        workers: rayon::current_num_threads().clamp(1, 4),
+        last4: cfg.depth >= LAST_N,
+    }
+}
+
+/// Extracts train and test features with `enc` and runs every probe.
+pub fn probe_encoder(
+    label: &str,
+    enc: &VisionTransformer,
+    train: &LabelledSet,
+    test: &LabelledSet,
+    classes: usize,
+    k: usize,
+    log: &dyn Fn(String),
+) -> CliResult<ProbeReport> {
+    let xc = extract_config(enc, 128);
+    log(format!(
+        "{label}: features of {} training images",
+        train.data.len()
+    ));
+    let tr: ExtractedFeatures = extract_features(enc, train.data.clone(), &xc)?;
+    log(format!(
+        "{label}: features of {} test images",
+        test.data.len()
+    ));
+    let te = extract_features(enc, test.data.clone(), &xc)?;
+    log(format!("{label}: linear probe and kNN"));
+    let cfg = EvalConfig {
+        knn: KnnConfig {
+            k,
+            ..KnnConfig::default()
+        },
+        ..EvalConfig::default()
+    };
+    Ok(evaluate(label, &tr, &te, classes, &cfg)?)
+}
+
+/// The comparison table of several reports (one row each).
+pub fn table(reports: &[ProbeReport]) -> String {
+    let w = reports
+        .iter()
+        .map(|r| r.label.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let mut s = format!(
+        "{:w$}  {:>12}  {:>12}  {:>8}  {:>7}\n",
+        "model", "linear last", "linear last4", "kNN", "RankMe"
+    );
+    for r in reports {
+        let l4 = r
+            .linear_last4
+            .as_ref()
+            .map(|x| format!("{:.2}%", x.top1))
+            .unwrap_or_else(|| "-".into());
+        s += &format!(
+            "{:w$}  {:>11.2}%  {:>12}  {:>7.2}%  {:>7.2}\n",
+            r.label, r.linear_last.top1, l4, r.knn_top1, r.rankme
+        );
+    }
+    s
+}
+
+pub fn run(args: &ProbeArgs) -> CliResult<()> {
+    runtime::configure_threads(args.compute.threads)?;
+    runtime::select_device(args.compute.device.as_deref())?;
+    if args.k == 0 {
+        return Err(CliError::Usage("--k must be >= 1".into()));
+    }
+    let which = encoder::Which::parse(&args.encoder)?;
+    let loaded = encoder::load(&args.checkpoint, which, args.heads)?;
+    let train = open_labelled(&args.train, Split::Train, args.max_train, 0)?;
+    let test = open_labelled(&args.test, Split::Test, args.max_test, 0)?;
+    let classes = check_same_classes(&train, &test, &args.test)?;
+    let quiet = args.json || args.no_progress;
+    let log = |m: String| {
+        if !quiet {
+            eprintln!("jepa: {m}");
+        }
+    };
+    let name = args
+        .checkpoint
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "checkpoint".into());
+    let mut reports = vec![probe_encoder(
+        &name,
+        &loaded.encoder,
+        &train,
+        &test,
+        classes,
+        args.k,
+        &log,
+    )?];
+    if args.random_init {
+        let random = encoder::random_like(loaded.encoder.config(), RANDOM_INIT_SEED)?;
+        reports.push(probe_encoder(
+            "random-init",
+            &random,
+            &train,
+            &test,
+            classes,
+            args.k,
+            &log,
+        )?);
+    }
+    if args.json {
+        for r in &reports {
+            println!("{}", r.to_json_line());
+        }
+    } else {
+        for r in &reports {
+            println!("{r}\n");
+        }
+        print!("{}", table(&reports));
+    }
+    Ok(())
+}
