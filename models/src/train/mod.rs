@@ -5,17 +5,20 @@
 
 mod config;
 mod hooks;
+mod inputs;
+mod record;
 mod source;
 mod state;
 mod trainer;
 
 pub use config::{DataSource, Duration, ScheduleConfig, TrainConfig};
 pub use hooks::{EvalHook, ProbeHook};
+pub use record::{StepRecord, StopReason, TrainOutcome};
 pub use source::{open_dataset, synthetic, Split};
 pub use state::{
     load_state, parameters_finite, read_meta, save_state, to_checkpoint, RunPosition, StateMeta,
 };
-pub use trainer::{StepRecord, StopReason, TrainOutcome, Trainer, CHECKPOINT_FILE};
+pub use trainer::{Trainer, CHECKPOINT_FILE};
 
 use std::path::PathBuf;
 

@@ -8,90 +8,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use jepa_engine::{Device, RowIndex, Tensor};
-
 use super::config::{Duration, TrainConfig};
 use super::hooks::EvalHook;
+use super::inputs::{collapse_metrics, images, row_indices};
+use super::record::{StepRecord, StopReason, TrainOutcome};
 use super::source::{open_dataset, Split};
 use super::state::StateMeta;
 use super::state::{load_state, parameters_finite, read_meta, to_checkpoint, RunPosition};
 use super::{Progress, TrainError};
 use crate::checkpoint::Checkpoint;
 use crate::data::{batches_per_epoch, Batch, Dataset, Loader, LoaderConfig, Transform};
-use crate::eval::{feature_std, rankme, FeatureMatrix};
 use crate::jepa::{self, Jepa, StepStats};
-use crate::masks::{IndexBatch, MaskGenerator};
-use crate::metrics::{MetricsLogger, Record};
+use crate::masks::MaskGenerator;
+use crate::metrics::MetricsLogger;
 use crate::vit::ModelError;
 
 /// The latest checkpoint in the run directory (replaced atomically).
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 /// Evaluation reports, one JSON line each.
 const EVAL_FILE: &str = "eval.jsonl";
-
-/// What one step reports (and what the metrics files hold).
-#[derive(Clone, Debug, PartialEq)]
-pub struct StepRecord {
-    pub step: u64,
-    pub total_steps: u64,
-    pub epoch: u64,
-    pub loss: f32,
-    pub regression: f32,
-    pub inv: Option<f32>,
-    pub var: Option<f32>,
-    pub cov: Option<f32>,
-    pub lr: f64,
-    pub wd: f64,
-    pub ema_momentum: f64,
-    /// Over the steps since the previous metrics record.
-    pub images_per_sec: f64,
-    /// Wall time of the run, including the time before a resume.
-    pub elapsed_seconds: f64,
-    /// On the batch's pooled target features, every `collapse_every` steps.
-    pub rankme: Option<f64>,
-    pub feature_std: Option<f64>,
-}
-
-impl StepRecord {
-    /// The metrics row. Every key is always present (missing values as NaN → JSON `null`),
-    /// so the CSV columns never change within a run.
-    pub fn record(&self) -> Record {
-        let f = |v: Option<f32>| v.map_or(f64::NAN, f64::from);
-        Record::new()
-            .int("step", self.step as i64)
-            .int("epoch", self.epoch as i64)
-            .float("loss", f64::from(self.loss))
-            .float("regression", f64::from(self.regression))
-            .float("inv", f(self.inv))
-            .float("var", f(self.var))
-            .float("cov", f(self.cov))
-            .float("lr", self.lr)
-            .float("wd", self.wd)
-            .float("ema_momentum", self.ema_momentum)
-            .float("images_per_sec", self.images_per_sec)
-            .float("elapsed_seconds", self.elapsed_seconds)
-            .float("rankme", self.rankme.unwrap_or(f64::NAN))
-            .float("feature_std", self.feature_std.unwrap_or(f64::NAN))
-    }
-}
-
-/// Why [`Trainer::run`] returned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StopReason {
-    Completed,
-    /// The stop flag was set; a checkpoint of the last finished step was written.
-    Interrupted,
-}
-
-/// The end state of a run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TrainOutcome {
-    pub reason: StopReason,
-    pub steps_done: u64,
-    pub last_loss: Option<f32>,
-    pub checkpoint: Option<PathBuf>,
-    pub elapsed_seconds: f64,
-}
 
 /// A training run in progress.
 pub struct Trainer {
@@ -434,35 +369,4 @@ impl Trainer {
         }
         Ok(stats)
     }
-}
-
-/// RankMe and feature std of the batch's pooled target features.
-fn collapse_metrics(jepa: &Jepa, imgs: &Tensor) -> Result<(f64, Option<f64>), TrainError> {
-    let h = jepa.target_features(imgs, jepa.config().ec.eval_policy)?;
-    let (b, d) = (h.dims()[0], h.dims()[2]);
-    let pooled = FeatureMatrix::new(b, d, h.mean_dims(&[1], false)?.to_vec_f32()?)?;
-    let std = if b >= 2 {
-        Some(feature_std(&pooled)?)
-    } else {
-        None
-    };
-    Ok((rankme(&pooled)?, std))
-}
-
-fn images(batch: &Batch) -> Result<Tensor, TrainError> {
-    Ok(Tensor::from_slice(&batch.images, batch.shape, Device::Cpu)?)
-}
-
-fn row_indices(batches: &[IndexBatch]) -> Result<Vec<RowIndex>, TrainError> {
-    batches
-        .iter()
-        .map(|ib| {
-            if ib.key_mask().is_some() {
-                return Err(TrainError::Config(
-                    "padded mask lists are not supported by the training step".into(),
-                ));
-            }
-            Ok(RowIndex::new(ib.rows(), ib.k(), ib.as_flat().to_vec())?)
-        })
-        .collect()
 }
