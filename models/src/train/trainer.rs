@@ -47,12 +47,18 @@ impl Trainer {
     /// A fresh run: validates the config, opens the training split, initialises the model.
     pub fn new(cfg: TrainConfig) -> Result<Self, TrainError> {
         cfg.validate()?;
+        let dataset = open_dataset(&cfg.data, Split::Train)?;
+        Self::with_dataset(cfg, dataset)
+    }
+
+    /// A fresh run on an already opened training set (`cfg.data` is then not read).
+    pub fn with_dataset(cfg: TrainConfig, dataset: Arc<dyn Dataset>) -> Result<Self, TrainError> {
+        cfg.validate()?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(cfg.threads)
             .thread_name(|i| format!("jepa-train-{i}"))
             .build()
             .map_err(|e| TrainError::Config(format!("compute pool: {e}")))?;
-        let dataset = open_dataset(&cfg.data, Split::Train)?;
         let ipe = batches_per_epoch(dataset.len(), cfg.batch_size, true) as u64;
         if ipe == 0 {
             return Err(TrainError::Config(format!(
@@ -90,9 +96,16 @@ impl Trainer {
     /// method, batch size, seed and dataset size (see [`TrainConfig::fingerprint`]).
     pub fn resume(cfg: TrainConfig, checkpoint: &Path) -> Result<Self, TrainError> {
         let mut t = Self::new(cfg)?;
+        t.load_checkpoint(checkpoint)?;
+        Ok(t)
+    }
+
+    /// Loads the state saved in `checkpoint` into this (not yet run) trainer; see
+    /// [`Trainer::resume`] for the checks.
+    pub fn load_checkpoint(&mut self, checkpoint: &Path) -> Result<(), TrainError> {
         let ck = Checkpoint::load(checkpoint)?;
         let meta = read_meta(&ck)?;
-        let fp = t.cfg.fingerprint();
+        let fp = self.cfg.fingerprint();
         if meta.fingerprint != fp {
             return Err(TrainError::Resume(format!(
                 "{} was written by a different run:\n  checkpoint: {}\n  this run:   {fp}",
@@ -101,26 +114,26 @@ impl Trainer {
             )));
         }
         let pos = meta.position;
-        if meta.batches_per_epoch != t.ipe || pos != RunPosition::after(pos.step, t.ipe) {
+        if meta.batches_per_epoch != self.ipe || pos != RunPosition::after(pos.step, self.ipe) {
             return Err(TrainError::Resume(format!(
                 "{}: position {pos:?} with {} batches per epoch, this run has {}",
                 checkpoint.display(),
                 meta.batches_per_epoch,
-                t.ipe
+                self.ipe
             )));
         }
-        if pos.step > t.total_steps {
+        if pos.step > self.total_steps {
             return Err(TrainError::Resume(format!(
                 "{}: step {} is past this run's {} steps",
                 checkpoint.display(),
                 pos.step,
-                t.total_steps
+                self.total_steps
             )));
         }
-        load_state(&mut t.jepa, &ck)?;
-        t.elapsed_before = meta.elapsed_seconds;
-        t.last_checkpoint = Some(checkpoint.to_path_buf());
-        Ok(t)
+        load_state(&mut self.jepa, &ck)?;
+        self.elapsed_before = meta.elapsed_seconds;
+        self.last_checkpoint = Some(checkpoint.to_path_buf());
+        Ok(())
     }
 
     /// Set it (e.g. from a Ctrl-C handler) to make [`Trainer::run`] checkpoint after the
