@@ -4,7 +4,9 @@
 
 mod golden_common;
 
-use golden_common::{assert_close, open, open_all, predictor_config, vit_config, Case};
+use golden_common::{
+    assert_close, assert_close_with, open, open_all, predictor_config, vit_config, Case,
+};
 use jepa_engine::{Gradients, RowIndex};
 use jepa_models::jepa::{
     cond_specs, Batch, CondKeep, Conditioning, Jepa, JepaConfig, LossOutput, Method, StepHyper,
@@ -214,23 +216,38 @@ fn golden_step_after_adamw_and_ema() {
             assert_close(&format!("update of {key}"), &got, &want, None);
         }
     }
+    // Values: where |g| <= 100·eps the first Adam step is lr·g/(|g| + eps) of a gradient that
+    // is rounding noise (e.g. the key bias, whose exact gradient is 0), so those elements may
+    // move by up to lr (and the EMA copy by (1 − m)·lr) in either implementation.
+    let m = hp.momentum;
     let mut checked = 0;
-    for (prefix, store) in [
+    for (i, (prefix, store)) in [
         ("encoder.", jepa.encoder().store()),
         ("predictor.", jepa.predictor().store()),
         ("target_encoder.", jepa.target_encoder().store()),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let grad_store = [jepa.encoder().store(), jepa.predictor().store()][i % 2];
         for p in store.params() {
             let key = format!("{prefix}{}", p.name());
-            if let Some(want) = after.get(&key) {
-                assert_close(&key, p.value(), want, None);
-                checked += 1;
-            } else {
-                assert!(
-                    p.var().is_none() && prefix != "target_encoder.",
-                    "{key} not in golden"
-                );
-            }
+            let Some(want) = after.get(&key) else {
+                assert!(p.var().is_none() && i != 2, "{key} not in golden");
+                continue;
+            };
+            let src = grad_store.get(p.name()).and_then(|q| q.var());
+            let g = src
+                .and_then(|v| v.grad(&grads))
+                .map(|g| g.to_vec_f32().unwrap())
+                .unwrap_or_default();
+            let scale = if i == 2 { 1.0 - m } else { 1.0 };
+            let slack = |e: usize| match g.get(e) {
+                Some(v) if (v.abs() as f64) <= 100.0 * eps as f64 => scale * hp.lr,
+                _ => 0.0,
+            };
+            assert_close_with(&key, p.value(), want, None, slack);
+            checked += 1;
         }
     }
     assert_eq!(

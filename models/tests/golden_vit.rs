@@ -18,33 +18,52 @@ fn golden_vit_forward_matches_reference() {
     vit.load_map(&w.tensors, "", "vit_weights").unwrap();
 
     let x = c.t("x");
-    let full = vit
-        .forward_with(
-            x,
-            EncoderInputs {
-                keep_blocks: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    assert_close("out", &full.out, c.t("out"), c.meta_f64("f32err_out"));
-    assert_close("dbg.tokens0", &full.tokens0, c.t("dbg.tokens0"), None);
-    assert_eq!(full.blocks.len(), cfg.depth);
-    let mut checked = 0;
-    for (i, b) in full.blocks.iter().enumerate() {
-        if let Some(want) = c.get(&format!("dbg.block{i}")) {
-            assert_close(&format!("dbg.block{i}"), b, want, None);
-            checked += 1;
-        }
-    }
-    assert!(checked > 0, "vit_case holds no dbg.block<i> tensor");
-
     let mask = RowIndex::from_tensor(c.t("mask")).unwrap();
-    let masked = vit.forward_masked(x, &[mask]).unwrap();
-    assert_close(
-        "out_masked",
-        &masked,
-        c.t("out_masked"),
-        c.meta_f64("f32err_out_masked"),
-    );
+    let inputs = EncoderInputs {
+        keep_blocks: true,
+        ..Default::default()
+    };
+    // Both implementations: engine ops (the training path) and the tape-free kernels path.
+    for (path, full) in [
+        ("engine", vit.forward_engine(x, inputs).unwrap()),
+        ("fast", vit.forward_fast(x, inputs).unwrap()),
+    ] {
+        assert_close(
+            &format!("{path} out"),
+            &full.out,
+            c.t("out"),
+            c.meta_f64("f32err_out"),
+        );
+        let t0 = full.tokens0.expect("tokens0 with keep_blocks");
+        assert_close(
+            &format!("{path} dbg.tokens0"),
+            &t0,
+            c.t("dbg.tokens0"),
+            None,
+        );
+        assert_eq!(full.blocks.len(), cfg.depth);
+        let mut checked = 0;
+        for (i, b) in full.blocks.iter().enumerate() {
+            if let Some(want) = c.get(&format!("dbg.block{i}")) {
+                assert_close(&format!("{path} dbg.block{i}"), b, want, None);
+                checked += 1;
+            }
+        }
+        assert!(checked > 0, "vit_case holds no dbg.block<i> tensor");
+    }
+    let masked = EncoderInputs {
+        masks: Some(std::slice::from_ref(&mask)),
+        ..Default::default()
+    };
+    let err = c.meta_f64("f32err_out_masked");
+    for (path, out) in [
+        ("engine", vit.forward_engine(x, masked).unwrap().out),
+        ("fast", vit.forward_fast(x, masked).unwrap().out),
+        (
+            "auto",
+            vit.forward_masked(x, std::slice::from_ref(&mask)).unwrap(),
+        ),
+    ] {
+        assert_close(&format!("{path} out_masked"), &out, c.t("out_masked"), err);
+    }
 }

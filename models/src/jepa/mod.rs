@@ -5,11 +5,13 @@
 //! the loss, the C-JEPA variant ([`CJepaConfig`]) and the EC-IJEPA conditioning
 //! ([`EcConfig`]).
 
+mod bench;
 mod cjepa;
 mod cond;
 mod config;
 mod model;
 
+pub use bench::{bench_ijepa_step, bench_vit_forward, peak_rss_mib, tiny_step_config, BenchReport};
 pub use cjepa::{pool, VicTerms};
 pub use cond::{cond_specs, CondKeep};
 pub use config::{

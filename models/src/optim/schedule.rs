@@ -19,7 +19,9 @@ impl WarmupCosine {
             return self.start_lr + (s / w.max(1.0)) * (self.ref_lr - self.start_lr);
         }
         let t_max = (self.total_steps as f64 - w).max(1.0);
-        let prog = (s - w) / t_max;
+        // Past the end the official cosine would climb again; runs never get there, and a run
+        // extended beyond its schedule should stay at final_lr.
+        let prog = ((s - w) / t_max).min(1.0);
         let v = self.final_lr
             + (self.ref_lr - self.final_lr) * 0.5 * (1.0 + (std::f64::consts::PI * prog).cos());
         v.max(self.final_lr)
@@ -36,7 +38,8 @@ pub struct CosineWd {
 
 impl CosineWd {
     pub fn at(&self, s: u64) -> f64 {
-        let prog = s as f64 / (self.total_steps as f64).max(1.0);
+        // Clamped at the end for the same reason as the LR schedule.
+        let prog = (s as f64 / (self.total_steps as f64).max(1.0)).min(1.0);
         let v = self.final_wd
             + (self.ref_wd - self.final_wd) * 0.5 * (1.0 + (std::f64::consts::PI * prog).cos());
         if self.final_wd <= self.ref_wd {

@@ -79,19 +79,27 @@ impl Block {
         Ok(x.add(&h.linear(&self.fc2.0, Some(&self.fc2.1))?)?)
     }
 
-    /// `proj(attention(LN1(x)))`. The qkv features are laid out `[3][h][D/h]`, so one permute
-    /// to `[3, B, h, N, D/h]` (a single copy) makes q, k and v contiguous `[B, h, N, D/h]` views
-    /// for the fused attention kernel.
+    /// `proj(attention(LN1(x)))`. The qkv features are laid out `[3][h][D/h]`; q, k and v are
+    /// computed as three GEMMs with row views of the qkv weight, so each gradient flows back
+    /// through its own `[B, N, D]` tensor (one `[3, …]` tensor split by views would pad every
+    /// part's gradient back to full size in backward).
     fn attn(&self, x: &Tensor) -> ModelResult<Tensor> {
         let (b, n, d) = (x.dims()[0], x.dims()[1], x.dims()[2]);
         let (h, dh) = (self.heads, d / self.heads);
         let y = x.layer_norm(Some(&self.norm1.0), Some(&self.norm1.1), self.eps)?;
-        let qkv = y
-            .linear(&self.qkv.0, self.qkv.1.as_ref())?
-            .reshape([b, n, 3, h, dh])?
-            .permute(&[2, 0, 3, 1, 4])?
-            .contiguous()?;
-        let part = |i: usize| qkv.narrow(0, i, 1)?.reshape([b, h, n, dh]);
+        let part = |i: usize| -> ModelResult<Tensor> {
+            let w = self.qkv.0.narrow(0, i * d, d)?;
+            let bias = self
+                .qkv
+                .1
+                .as_ref()
+                .map(|b| b.narrow(0, i * d, d))
+                .transpose()?;
+            let t = y.linear(&w, bias.as_ref())?;
+            Ok(t.reshape([b, n, h, dh])?
+                .permute(&[0, 2, 1, 3])?
+                .contiguous()?)
+        };
         let o = attention(&part(0)?, &part(1)?, &part(2)?, None)?;
         let o = o.permute(&[0, 2, 1, 3])?.reshape([b, n, d])?;
         Ok(o.linear(&self.proj.0, Some(&self.proj.1))?)

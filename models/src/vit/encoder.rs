@@ -5,10 +5,12 @@
 use super::block::{block_specs, Block};
 use super::config::VitConfig;
 use super::error::{ModelError, ModelResult};
+use super::fast::{self, Dims, FlatLayout, Scratch};
 use super::index;
 use super::params::{Init, ParamSpec, ParamStore};
-use super::pos_embed;
-use jepa_engine::{RowIndex, Tensor};
+use super::pos_embed::{check_pos_embed, write_pos_embed};
+use jepa_engine::{is_grad_enabled, RowIndex, Tensor};
+use std::sync::Mutex;
 
 /// Options of [`VisionTransformer::forward_with`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -29,8 +31,9 @@ pub struct EncoderInputs<'a> {
 pub struct EncoderOutput {
     /// After the final norm: `[rows, K, D]`.
     pub out: Tensor,
-    /// Patch embed + pos embed (after the mask gather when masked).
-    pub tokens0: Tensor,
+    /// Patch embed + pos embed (after the mask gather when masked); the tape-free path fills it
+    /// only with `keep_blocks`.
+    pub tokens0: Option<Tensor>,
     /// Each block's output when asked for, extra tokens dropped, before the final norm.
     pub blocks: Vec<Tensor>,
 }
@@ -40,11 +43,15 @@ pub struct EncoderOutput {
 pub struct VisionTransformer {
     cfg: VitConfig,
     store: ParamStore,
+    /// The official `[D, C, p, p]` conv weight.
     patch_w: Tensor,
     patch_b: Tensor,
     pos_embed: Tensor,
     blocks: Vec<Block>,
     norm: (Tensor, Tensor),
+    layout: FlatLayout,
+    /// Activation buffers of the tape-free forward, reused across calls.
+    scratch: Mutex<Scratch>,
 }
 
 /// Official parameter declarations, in state-dict order.
@@ -108,14 +115,13 @@ impl VisionTransformer {
                 });
             }
         }
-        let d = cfg.dim;
         let blocks = (0..cfg.depth)
             .map(|i| Block::from_store(&store, &format!("blocks.{i}."), cfg.heads, cfg.ln_eps))
             .collect::<ModelResult<Vec<_>>>()?;
         Ok(VisionTransformer {
-            patch_w: store
-                .value("patch_embed.proj.weight")?
-                .reshape([d, cfg.patch_dim()])?,
+            layout: FlatLayout::new(&store, cfg.depth)?,
+            scratch: Mutex::new(Scratch::default()),
+            patch_w: store.value("patch_embed.proj.weight")?,
             patch_b: store.value("patch_embed.proj.bias")?,
             pos_embed: store.value("pos_embed")?,
             norm: (store.value("norm.weight")?, store.value("norm.bias")?),
@@ -164,8 +170,7 @@ impl VisionTransformer {
         self.load_map(&map, prefix, &path.display().to_string())
     }
 
-    /// Patch embed + pos embed: `[B, C, S, S]` → `[B, N, D]`.
-    pub fn embed(&self, imgs: &Tensor) -> ModelResult<Tensor> {
+    fn check_images(&self, imgs: &Tensor) -> ModelResult<()> {
         let c = &self.cfg;
         let want = [c.in_chans, c.img_size, c.img_size];
         if imgs.rank() != 4 || imgs.dims()[1..] != want {
@@ -177,8 +182,18 @@ impl VisionTransformer {
                 want[2]
             )));
         }
+        Ok(())
+    }
+
+    /// Patch embed + pos embed: `[B, C, S, S]` → `[B, N, D]`.
+    pub fn embed(&self, imgs: &Tensor) -> ModelResult<Tensor> {
+        self.check_images(imgs)?;
+        let c = &self.cfg;
         let patches = imgs.patchify(c.patch_size)?;
-        let t = patches.linear(&self.patch_w, Some(&self.patch_b))?;
+        // The [D, C, p, p] → [D, C·p·p] view is taken per call: a cached view of a tracked leaf
+        // would carry a tape node that the first backward consumes.
+        let w = self.patch_w.reshape([c.dim, c.patch_dim()])?;
+        let t = patches.linear(&w, Some(&self.patch_b))?;
         Ok(t.add(&self.pos_embed)?)
     }
 
@@ -196,8 +211,23 @@ impl VisionTransformer {
         Ok(self.forward_with(imgs, inputs)?.out)
     }
 
-    /// The general forward (see [`EncoderInputs`]).
+    /// The general forward (see [`EncoderInputs`]). Runs the tape-free kernels path when no
+    /// gradient can flow (grad disabled, or frozen parameters and untracked inputs), the engine
+    /// ops path otherwise. Both compute the same values.
     pub fn forward_with(&self, imgs: &Tensor, inp: EncoderInputs) -> ModelResult<EncoderOutput> {
+        let tracked = [Some(imgs), inp.extra_tokens, inp.additive]
+            .into_iter()
+            .flatten()
+            .any(Tensor::tracks_grad);
+        if !is_grad_enabled() || !(self.store.is_trainable() || tracked) {
+            self.forward_fast(imgs, inp)
+        } else {
+            self.forward_engine(imgs, inp)
+        }
+    }
+
+    /// [`VisionTransformer::forward_with`] through engine ops (recorded on the tape).
+    pub fn forward_engine(&self, imgs: &Tensor, inp: EncoderInputs) -> ModelResult<EncoderOutput> {
         let mut t = self.embed(imgs)?;
         if let Some(masks) = inp.masks {
             index::validate(masks, t.dims()[0], self.cfg.num_patches(), "masks")?;
@@ -236,8 +266,109 @@ impl VisionTransformer {
         let out = self.apply_norm(&t)?;
         Ok(EncoderOutput {
             out,
-            tokens0,
+            tokens0: Some(tokens0),
             blocks,
+        })
+    }
+
+    /// [`VisionTransformer::forward_with`] through the kernels directly (never recorded).
+    pub fn forward_fast(&self, imgs: &Tensor, inp: EncoderInputs) -> ModelResult<EncoderOutput> {
+        self.check_images(imgs)?;
+        let c = &self.cfg;
+        let (b, n, d) = (imgs.dims()[0], c.num_patches(), c.dim);
+        let img = imgs.to_vec_f32()?;
+        let masks = match inp.masks {
+            Some(m) => {
+                let k = index::validate(m, b, n, "masks")?;
+                Some((m, k))
+            }
+            None => None,
+        };
+        let rows = masks.map_or(b, |(m, _)| m.len() * b);
+        let keep = masks.map_or(n, |(_, k)| k);
+        let add = match inp.additive {
+            Some(a) => {
+                expect_dims(a, &[rows, 1, d], "additive conditioning")?;
+                Some(a.to_vec_f32()?)
+            }
+            None => None,
+        };
+        let extra = match inp.extra_tokens {
+            Some(e) if e.rank() != 3 || e.dims()[0] != rows || e.dims()[2] != d => {
+                return Err(ModelError::Input(format!(
+                    "extra tokens of shape {:?}, expected [{rows}, E, {d}]",
+                    e.dims()
+                )))
+            }
+            Some(e) => Some((e.dims()[1], e.to_vec_f32()?)),
+            None => None,
+        };
+        let t = keep + extra.as_ref().map_or(0, |e| e.0);
+        let mut guard = self.scratch.try_lock();
+        let mut local = Scratch::default();
+        let sc = match guard.as_deref_mut() {
+            Ok(s) => s,
+            Err(_) => &mut local,
+        };
+        let dims = Dims {
+            rows,
+            t,
+            keep,
+            d,
+            heads: c.heads,
+            hidden: c.mlp_hidden,
+            eps: c.ln_eps,
+        };
+        let (out, tokens0, blocks) = self.store.with_flat_mut(|flat| {
+            let shape = (b, c.in_chans, c.img_size, c.patch_size, d);
+            let x0 = fast::embed(&self.layout, flat, &img, shape);
+            let mut x = match masks {
+                Some((ms, k)) => {
+                    let mut g = vec![0f32; rows * k * d];
+                    for (m, dst) in ms.iter().zip(g.chunks_mut(b * k * d)) {
+                        let idx = m.as_slice();
+                        jepa_kernels::cpu::gather::gather_rows(b, n, d, k, &x0, idx, dst);
+                    }
+                    g
+                }
+                None => x0,
+            };
+            if let Some(a) = &add {
+                x.chunks_mut(keep * d)
+                    .zip(a.chunks(d))
+                    .for_each(|(xr, ar)| {
+                        xr.chunks_mut(d)
+                            .for_each(|tok| tok.iter_mut().zip(ar).for_each(|(v, &w)| *v += w));
+                    });
+            }
+            let tokens0 = inp.keep_blocks.then(|| x.clone());
+            if let Some((e, ev)) = &extra {
+                let mut xt = Vec::with_capacity(rows * t * d);
+                for (xr, er) in x.chunks(keep * d).zip(ev.chunks(e * d)) {
+                    xt.extend_from_slice(xr);
+                    xt.extend_from_slice(er);
+                }
+                x = xt;
+            }
+            let mut kb = Vec::new();
+            let out = fast::run_blocks(
+                &self.layout,
+                flat,
+                &mut x,
+                dims,
+                sc,
+                inp.keep_blocks.then_some(&mut kb),
+            );
+            (out, tokens0, kb)
+        })?;
+        let shape = [rows, keep, d];
+        Ok(EncoderOutput {
+            out: fast::tensor(out, &shape)?,
+            tokens0: tokens0.map(|v| fast::tensor(v, &shape)).transpose()?,
+            blocks: blocks
+                .into_iter()
+                .map(|v| fast::tensor(v, &shape))
+                .collect::<ModelResult<_>>()?,
         })
     }
 
@@ -255,44 +386,4 @@ fn expect_dims(t: &Tensor, want: &[usize], what: &str) -> ModelResult<()> {
         )));
     }
     Ok(())
-}
-
-/// Writes the sin-cos table into the fixed parameter `name` (`[1, grid², dim]`).
-pub(crate) fn write_pos_embed(
-    store: &ParamStore,
-    name: &str,
-    dim: usize,
-    grid: usize,
-) -> ModelResult<()> {
-    let p = store.get(name).ok_or_else(|| ModelError::MissingParam {
-        name: name.into(),
-        origin: "the parameter store".into(),
-    })?;
-    let table = pos_embed::sincos_2d(dim, grid);
-    let (off, n) = (p.offset(), p.numel());
-    if table.len() != n {
-        return Err(ModelError::Config(format!(
-            "`{name}` holds {n} values, the {grid}x{grid} table at width {dim} has {}",
-            table.len()
-        )));
-    }
-    store.with_flat_mut(|f| f[off..off + n].copy_from_slice(&table))
-}
-
-/// Errors unless the fixed parameter `name` equals the sin-cos table to 1e-5.
-pub(crate) fn check_pos_embed(
-    store: &ParamStore,
-    name: &str,
-    dim: usize,
-    grid: usize,
-) -> ModelResult<()> {
-    let max_diff = pos_embed::max_abs_diff(&store.to_vec(name)?, dim, grid);
-    if max_diff < 1e-5 {
-        Ok(())
-    } else {
-        Err(ModelError::PosEmbedMismatch {
-            name: name.into(),
-            max_diff,
-        })
-    }
 }

@@ -13,6 +13,7 @@ mod block;
 mod config;
 mod encoder;
 mod error;
+mod fast;
 pub mod index;
 mod params;
 pub mod pos_embed;

@@ -3,6 +3,9 @@
 //! The first half of the channels encodes the **column**: the official code builds its meshgrid
 //! with w first and feeds that plane to the half it calls `emb_h`.
 
+use super::error::{ModelError, ModelResult};
+use super::params::ParamStore;
+
 /// `[grid·grid, dim]` row-major table in f64; token `t = row·grid + col`.
 /// `dim` must be a multiple of 4 (checked by the configs; other widths give an empty table).
 pub fn sincos_2d_f64(dim: usize, grid: usize) -> Vec<f64> {
@@ -49,6 +52,46 @@ pub fn max_abs_diff(stored: &[f32], dim: usize, grid: usize) -> f64 {
         .zip(&want)
         .map(|(&s, &w)| (s as f64 - w).abs())
         .fold(0.0, f64::max)
+}
+
+/// Writes the sin-cos table into the fixed parameter `name` (`[1, grid², dim]`).
+pub(crate) fn write_pos_embed(
+    store: &ParamStore,
+    name: &str,
+    dim: usize,
+    grid: usize,
+) -> ModelResult<()> {
+    let p = store.get(name).ok_or_else(|| ModelError::MissingParam {
+        name: name.into(),
+        origin: "the parameter store".into(),
+    })?;
+    let table = sincos_2d(dim, grid);
+    let (off, n) = (p.offset(), p.numel());
+    if table.len() != n {
+        return Err(ModelError::Config(format!(
+            "`{name}` holds {n} values, the {grid}x{grid} table at width {dim} has {}",
+            table.len()
+        )));
+    }
+    store.with_flat_mut(|f| f[off..off + n].copy_from_slice(&table))
+}
+
+/// Errors unless the fixed parameter `name` equals the sin-cos table to 1e-5.
+pub(crate) fn check_pos_embed(
+    store: &ParamStore,
+    name: &str,
+    dim: usize,
+    grid: usize,
+) -> ModelResult<()> {
+    let max_diff = max_abs_diff(&store.to_vec(name)?, dim, grid);
+    if max_diff < 1e-5 {
+        Ok(())
+    } else {
+        Err(ModelError::PosEmbedMismatch {
+            name: name.into(),
+            max_diff,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -5,10 +5,10 @@
 
 use super::block::{block_specs, Block};
 use super::config::PredictorConfig;
-use super::encoder::{check_pos_embed, write_pos_embed};
 use super::error::{ModelError, ModelResult};
 use super::index;
 use super::params::{Init, ParamSpec, ParamStore};
+use super::pos_embed::{check_pos_embed, write_pos_embed};
 use jepa_engine::{RowIndex, Tensor};
 
 /// Official parameter declarations, in state-dict order.
