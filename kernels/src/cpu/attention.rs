@@ -19,7 +19,7 @@ mod head;
 mod portable;
 
 use super::simd::SimdPath;
-use head::{head_bwd, head_fwd, prefetch_l2, with_scratch, Kernels};
+use head::{head_bwd, head_fwd, with_scratch, Kernels};
 use rayon::prelude::*;
 
 /// q, k, v, out, dq, dk, dv are contiguous `[b, h, n, d]`; lse is `[b, h, n]`.
@@ -157,10 +157,6 @@ fn run_fwd<K: Kernels>(
     }
     let head = |(i, (o, l)): (usize, (&mut [f32], &mut [f32]))| {
         let r = i * hd..(i + 1) * hd;
-        if i + 1 < heads {
-            let next = r.end..r.end + hd;
-            prefetch_l2(&[&q[next.clone()], &k[next.clone()], &v[next]]);
-        }
         with_scratch(|scr| {
             head_fwd(
                 kr,
@@ -207,16 +203,6 @@ fn run_bwd<K: Kernels>(
     type Grads<'a> = (usize, ((&'a mut [f32], &'a mut [f32]), &'a mut [f32]));
     let head = |(i, ((dq, dk), dv)): Grads| {
         let r = i * hd..(i + 1) * hd;
-        if i + 1 < heads {
-            let next = r.end..r.end + hd;
-            prefetch_l2(&[
-                &t.q[next.clone()],
-                &t.k[next.clone()],
-                &t.v[next.clone()],
-                &t.out[next.clone()],
-                &t.dout[next],
-            ]);
-        }
         let one = BwdIn {
             q: &t.q[r.clone()],
             k: &t.k[r.clone()],

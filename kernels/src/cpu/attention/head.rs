@@ -133,24 +133,6 @@ thread_local! {
     static SCRATCH: RefCell<Vec<Align64>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Asks for the next head's inputs while this one computes: a head's operands are a few
-/// 4 KiB pages each, too short for the hardware prefetcher to get ahead of the first touches.
-pub(super) fn prefetch_l2(parts: &[&[f32]]) {
-    #[cfg(target_arch = "x86_64")]
-    for part in parts {
-        for line in part.chunks(16) {
-            // SAFETY: prefetch is a hint on an address inside a live slice; it cannot fault.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
-                    line.as_ptr().cast(),
-                );
-            }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = parts;
-}
-
 /// Runs `f` with this thread's scratch (a fresh one if it is already in use further up the stack).
 pub(super) fn with_scratch<R>(f: impl FnOnce(&mut Vec<Align64>) -> R) -> R {
     SCRATCH.with(|s| match s.try_borrow_mut() {
