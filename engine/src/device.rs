@@ -1,6 +1,7 @@
-//! Devices. Only the CPU has a backend today; `Cuda(ordinal)` exists so that APIs and errors are
-//! already device-aware: asking for it returns [`Error::DeviceUnavailable`] until the CUDA
-//! backend (runtime-loaded, see spec/cuda.md) is wired into [`crate::storage::Storage`].
+//! Devices: the CPU, and `Cuda(ordinal)` backed by the runtime-loaded CUDA backend (see
+//! spec/cuda.md and [`crate::storage::CudaStorage`]). Whether CUDA works is decided at run time
+//! by the kernels' probe; where it fails, asking for `Cuda` gives
+//! [`Error::DeviceUnavailable`] with the probe's one-line reason, never a panic.
 
 use crate::{Error, Result};
 
@@ -18,15 +19,19 @@ impl Device {
         matches!(self, Device::Cpu)
     }
 
-    /// Ok when storage can be allocated on this device in this process.
+    /// True for [`Device::Cuda`].
+    pub fn is_cuda(self) -> bool {
+        matches!(self, Device::Cuda(_))
+    }
+
+    /// Ok when storage can be allocated on this device in this process. For CUDA this runs the
+    /// (cached) runtime probe: no driver, no device or a broken NVRTC setup give
+    /// [`Error::DeviceUnavailable`] with the reason, e.g. "CUDA driver library (libcuda) not
+    /// found"; only ordinal 0 is driven.
     pub fn ensure_available(self, op: &'static str) -> Result<()> {
         match self {
             Device::Cpu => Ok(()),
-            Device::Cuda(_) => Err(Error::DeviceUnavailable {
-                op,
-                device: self,
-                reason: "the CUDA backend is not part of this build yet",
-            }),
+            Device::Cuda(_) => crate::cuda::runtime(op, self).map(|_| ()),
         }
     }
 

@@ -2,19 +2,20 @@
 //! weights into parameter buffers). These bypass autograd; ids stay the same.
 
 use crate::layout::Layout;
-use crate::storage::CpuStorage;
+use crate::storage::{CpuStorage, Storage};
 use crate::{DType, Error, Result, Tensor};
 
 impl Tensor {
     /// Runs `f` on the elements as one f32 slice: borrowed from the storage when the tensor is
     /// contiguous F32, converted otherwise. Do not write to this tensor's storage inside `f`.
     pub fn with_f32<R>(&self, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
-        Ok(f(&self.f32_contig("with_f32")?))
+        Ok(f(&self.host_f32("with_f32")?))
     }
 
     /// Runs `f` on the elements of a contiguous F32 tensor **in place** (optimizer steps, EMA,
     /// loading weights into a flat parameter buffer). The id stays; values saved for an
-    /// autograd backward that is still pending see the change, as in PyTorch.
+    /// autograd backward that is still pending see the change, as in PyTorch. On a device the
+    /// elements are copied to the host, updated by `f` and copied back.
     pub fn update_f32<R>(&self, f: impl FnOnce(&mut [f32]) -> R) -> Result<R> {
         if self.dtype() != DType::F32 {
             return Err(Error::DTypeMismatch {
@@ -33,8 +34,9 @@ impl Tensor {
         }
         let mut guard = self.write();
         let (start, n) = (self.layout().start_offset(), self.elem_count());
-        match guard.as_cpu_mut("update_f32")? {
-            CpuStorage::F32(v) => Ok(f(&mut v[start..start + n])),
+        match &mut *guard {
+            Storage::Cpu(CpuStorage::F32(v)) => Ok(f(&mut v[start..start + n])),
+            Storage::Cuda(c) => c.update_host(start, n, f),
             other => Err(Error::DTypeMismatch {
                 op: "update_f32",
                 expected: DType::F32,
@@ -53,6 +55,20 @@ impl Tensor {
             });
         }
         self.device().same("assign", src.device())?;
+        if self.device().is_cuda() {
+            // Materialised (and cast) first, and the read lock released before the write lock:
+            // `src` may be a view of this very storage.
+            let vals = crate::cuda::cast(
+                &*crate::cuda::dev_storage(src, "assign")?,
+                src.layout(),
+                self.dtype(),
+                "assign",
+            )?;
+            let mut guard = self.write();
+            let dst = guard.as_cuda_mut("assign")?;
+            let dense = Layout::contiguous(self.shape());
+            return crate::cuda::copy_into(&vals, &dense, dst, self.layout(), "assign");
+        }
         // Materialise first: `src` may be a view of this very storage.
         let vals = src
             .read()

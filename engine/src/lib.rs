@@ -2,9 +2,11 @@
 //!
 //! # API overview
 //! - [`Tensor`]: `Arc`'d storage + [`Layout`] (shape, strides, offset) + [`DType`]
-//!   (F32, BF16, F16; I64 for indices) + [`Device`] (`Cpu`; `Cuda(n)` returns
-//!   [`Error::DeviceUnavailable`] until the CUDA backend lands). Clones are cheap; each tensor
-//!   has a [`TensorId`]. Build with [`Tensor::from_vec`], [`Tensor::zeros`], [`Tensor::full`],
+//!   (F32, BF16, F16; I64 for indices) + [`Device`] (`Cpu`, or `Cuda(0)`: device storage
+//!   ([`storage::CudaStorage`]) on which every op and its backward run through the `jepa-kernels`
+//!   CUDA kernels and cuBLAS; where the runtime probe fails, asking for CUDA is
+//!   [`Error::DeviceUnavailable`] with a one-line reason, never a panic). Clones are cheap; each
+//!   tensor has a [`TensorId`]. Build with [`Tensor::from_vec`], [`Tensor::zeros`], [`Tensor::full`],
 //!   [`Tensor::randn`]; read with [`Tensor::to_vec`], [`Tensor::to_vec_f32`],
 //!   [`Tensor::with_f32`]; write in place with [`Tensor::update_f32`], [`Tensor::assign`].
 //! - Views share storage: `reshape`, `transpose`, `t`, `permute`, `narrow`, `broadcast_as` /
@@ -24,6 +26,8 @@
 //!   panics on bad input.
 
 pub mod autograd;
+mod creation;
+mod cuda;
 mod device;
 mod dtype;
 mod error;

@@ -1,7 +1,8 @@
 //! Seeded random tensors (SplitMix64 + Box–Muller): reproducible across platforms and thread
 //! counts, which a test oracle or an initialisation recipe needs more than speed.
 
-use crate::{DType, Device, Result, Shape, Tensor};
+use crate::storage::CpuStorage;
+use crate::{Device, Result, Shape, Tensor};
 
 /// SplitMix64: tiny, full-period, good enough for initialisation and tests.
 struct SplitMix64(u64);
@@ -35,7 +36,8 @@ impl Tensor {
         let v = (0..shape.elem_count())
             .map(|_| lo + (hi - lo) * rng.next_f64() as f32)
             .collect();
-        Ok(Tensor::from_f32(v, shape, DType::F32))
+        // Drawn on the host on every device, so a seed gives the same values everywhere.
+        Tensor::from_host(CpuStorage::F32(v), shape, device, "rand_uniform")
     }
 
     /// Normal samples with `mean` and `std`, f32 on `device`.
@@ -60,6 +62,6 @@ impl Tensor {
             v.push(mean + std * (r * t.sin()) as f32);
         }
         v.truncate(n);
-        Ok(Tensor::from_f32(v, shape, DType::F32))
+        Tensor::from_host(CpuStorage::F32(v), shape, device, "randn")
     }
 }

@@ -1,8 +1,9 @@
-//! Storage: where the elements live. `Storage` is the device switch (one variant per backend;
-//! the CUDA variant is added by the CUDA backend), `CpuStorage` the per-dtype switch. Element
-//! moves (strided copies, casts) are written once as generic functions and dispatched here, so
-//! no op is written once per dtype.
+//! Storage: where the elements live. `Storage` is the device switch (one variant per backend),
+//! `CpuStorage` the per-dtype switch of host memory; [`CudaStorage`] holds device memory.
+//! Element moves (strided copies, casts) are written once as generic functions and dispatched
+//! here, so no op is written once per dtype.
 
+pub use crate::cuda::CudaStorage;
 use crate::layout::{copy_strided, for_each_row, Layout};
 use crate::{DType, Device, Error, Result};
 use half::{bf16, f16};
@@ -20,6 +21,8 @@ pub enum CpuStorage {
 #[derive(Debug)]
 pub enum Storage {
     Cpu(CpuStorage),
+    /// Device memory on `Device::Cuda(0)`.
+    Cuda(CudaStorage),
 }
 
 /// Applies the same generic expression to whichever vector a `CpuStorage` holds.
@@ -166,24 +169,59 @@ impl Storage {
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
+            Storage::Cuda(c) => c.device(),
         }
     }
     /// The element type.
     pub fn dtype(&self) -> DType {
         match self {
             Storage::Cpu(c) => c.dtype(),
+            Storage::Cuda(c) => c.dtype(),
         }
     }
-    /// The host storage, or [`Error::DeviceUnavailable`] for device storage.
-    pub fn as_cpu(&self, _op: &'static str) -> Result<&CpuStorage> {
+    /// The host storage, or [`Error::DeviceMismatch`] (lhs: the CPU this needs, rhs: where the
+    /// storage is) for device storage: copy it with `to_device(Device::Cpu)` first.
+    pub fn as_cpu(&self, op: &'static str) -> Result<&CpuStorage> {
         match self {
             Storage::Cpu(c) => Ok(c),
+            Storage::Cuda(c) => Err(Error::DeviceMismatch {
+                op,
+                lhs: Device::Cpu,
+                rhs: c.device(),
+            }),
         }
     }
-    /// Mutable host storage (in-place updates such as optimizer steps).
-    pub fn as_cpu_mut(&mut self, _op: &'static str) -> Result<&mut CpuStorage> {
+    /// Mutable host storage (in-place updates such as optimizer steps); errors as [`Self::as_cpu`].
+    pub fn as_cpu_mut(&mut self, op: &'static str) -> Result<&mut CpuStorage> {
         match self {
             Storage::Cpu(c) => Ok(c),
+            Storage::Cuda(c) => Err(Error::DeviceMismatch {
+                op,
+                lhs: Device::Cpu,
+                rhs: c.device(),
+            }),
+        }
+    }
+    /// The device storage, or [`Error::DeviceMismatch`] for host storage.
+    pub fn as_cuda(&self, op: &'static str) -> Result<&CudaStorage> {
+        match self {
+            Storage::Cuda(c) => Ok(c),
+            Storage::Cpu(_) => Err(Error::DeviceMismatch {
+                op,
+                lhs: Device::Cuda(0),
+                rhs: Device::Cpu,
+            }),
+        }
+    }
+    /// Mutable device storage; errors as [`Self::as_cuda`].
+    pub fn as_cuda_mut(&mut self, op: &'static str) -> Result<&mut CudaStorage> {
+        match self {
+            Storage::Cuda(c) => Ok(c),
+            Storage::Cpu(_) => Err(Error::DeviceMismatch {
+                op,
+                lhs: Device::Cuda(0),
+                rhs: Device::Cpu,
+            }),
         }
     }
 }

@@ -90,69 +90,6 @@ impl Tensor {
         Tensor::from_parts(self.0.storage.clone(), layout, self.dtype(), self.device())
     }
 
-    /// A tensor from a vector of elements in row-major order.
-    pub fn from_vec<T: Element>(
-        data: Vec<T>,
-        shape: impl Into<Shape>,
-        device: Device,
-    ) -> Result<Tensor> {
-        let shape = shape.into();
-        device.ensure_available("from_vec")?;
-        if data.len() != shape.elem_count() {
-            let from = Shape::from([data.len()]);
-            return Err(Error::ElementCountMismatch {
-                op: "from_vec",
-                from,
-                to: shape,
-            });
-        }
-        Ok(Tensor::from_cpu(T::into_storage(data), shape))
-    }
-    /// A tensor copied from a slice in row-major order.
-    pub fn from_slice<T: Element>(
-        data: &[T],
-        shape: impl Into<Shape>,
-        device: Device,
-    ) -> Result<Tensor> {
-        Tensor::from_vec(data.to_vec(), shape, device)
-    }
-    /// A rank-0 f32 CPU tensor.
-    pub fn scalar(v: f32) -> Tensor {
-        Tensor::from_cpu(CpuStorage::F32(vec![v]), Shape::from(()))
-    }
-    /// Every element set to `value` (converted to `dtype`).
-    pub fn full(
-        value: f32,
-        shape: impl Into<Shape>,
-        dtype: DType,
-        device: Device,
-    ) -> Result<Tensor> {
-        device.ensure_available("full")?;
-        let shape = shape.into();
-        Ok(Tensor::from_f32(
-            vec![value; shape.elem_count()],
-            shape,
-            dtype,
-        ))
-    }
-    /// All zeros.
-    pub fn zeros(shape: impl Into<Shape>, dtype: DType, device: Device) -> Result<Tensor> {
-        device.ensure_available("zeros")?;
-        let shape = shape.into();
-        Ok(Tensor::from_cpu(
-            CpuStorage::zeros(dtype, shape.elem_count()),
-            shape,
-        ))
-    }
-    /// All ones.
-    pub fn ones(shape: impl Into<Shape>, dtype: DType, device: Device) -> Result<Tensor> {
-        Tensor::full(1.0, shape, dtype, device)
-    }
-    /// Zeros with the shape, dtype and device of `self`.
-    pub fn zeros_like(&self) -> Result<Tensor> {
-        Tensor::zeros(self.shape(), self.dtype(), self.device())
-    }
-
     /// Identity of this tensor (keys its gradient in [`crate::Gradients`]).
     pub fn id(&self) -> TensorId {
         self.0.id
@@ -198,20 +135,32 @@ impl Tensor {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)
     }
 
-    /// The elements in row-major order; `T` must match the dtype.
+    /// The elements in row-major order; `T` must match the dtype. Device tensors are copied to
+    /// the host (this waits for the device).
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
-        let guard = self.read();
-        let cpu = guard.as_cpu("to_vec")?;
-        let data = T::slice(cpu).ok_or(Error::DTypeMismatch {
+        let mismatch = Error::DTypeMismatch {
             op: "to_vec",
             expected: T::DTYPE,
             got: self.dtype(),
-        })?;
-        Ok(crate::layout::copy_strided(data, self.layout()))
+        };
+        if T::DTYPE != self.dtype() {
+            return Err(mismatch);
+        }
+        let guard = self.read();
+        match &*guard {
+            Storage::Cpu(cpu) => {
+                let data = T::slice(cpu).ok_or(mismatch)?;
+                Ok(crate::layout::copy_strided(data, self.layout()))
+            }
+            Storage::Cuda(dev) => {
+                let host = dev.to_host(self.layout(), "to_vec")?;
+                T::slice(&host).map(<[T]>::to_vec).ok_or(mismatch)
+            }
+        }
     }
     /// The elements converted to f32, row-major (floating dtypes only).
     pub fn to_vec_f32(&self) -> Result<Vec<f32>> {
-        Ok(self.f32_contig("to_vec_f32")?.to_vec())
+        Ok(self.host_f32("to_vec_f32")?.to_vec())
     }
     /// The single element of a one-element tensor, as f32.
     pub fn to_scalar_f32(&self) -> Result<f32> {
@@ -223,7 +172,7 @@ impl Tensor {
                 to,
             });
         }
-        Ok(self.f32_contig("to_scalar")?[0])
+        Ok(self.host_f32("to_scalar")?[0])
     }
 
     /// Recursive read lock: one op may read the same storage through several operands even
@@ -235,9 +184,36 @@ impl Tensor {
         self.0.storage.write()
     }
 
+    /// Floating elements as one contiguous f32 slice on the host: [`Self::f32_contig`], after a
+    /// copy from the device for device tensors (the public readers use this).
+    pub(crate) fn host_f32(&self, op: &'static str) -> Result<F32Slice<'_>> {
+        if self.device().is_cpu() {
+            return self.f32_contig(op);
+        }
+        let host = self.read().as_cuda(op)?.to_host(self.layout(), op)?;
+        let v = host.to_f32_vec(op, &Layout::contiguous(self.shape()))?;
+        Ok(F32Slice {
+            start: 0,
+            len: v.len(),
+            buf: F32Buf::Owned(v),
+        })
+    }
+
+    /// Errors for device tensors: the caller reads host memory and has no device path.
+    fn host_only(&self, op: &'static str) -> Result<()> {
+        if self.device().is_cpu() {
+            return Ok(());
+        }
+        Err(Error::Unsupported {
+            op,
+            msg: format!("no {} implementation (host-only code path)", self.device()),
+        })
+    }
+
     /// Floating elements as one contiguous f32 slice: borrowed when already contiguous F32,
-    /// converted / gathered otherwise.
+    /// converted / gathered otherwise. Host tensors only.
     pub(crate) fn f32_contig(&self, op: &'static str) -> Result<F32Slice<'_>> {
+        self.host_only(op)?;
         let n = self.elem_count();
         if self.dtype() == DType::F32 && self.is_contiguous() {
             let start = self.layout().start_offset();
@@ -258,6 +234,7 @@ impl Tensor {
     /// Floating elements as an f32 buffer plus the layout that addresses them in it: the shared
     /// storage with this tensor's layout for F32, a converted contiguous copy otherwise.
     pub(crate) fn f32_strided(&self, op: &'static str) -> Result<(F32Buf<'_>, Layout)> {
+        self.host_only(op)?;
         if self.dtype() == DType::F32 {
             return Ok((F32Buf::Shared(self.read()), self.layout().clone()));
         }
@@ -300,10 +277,10 @@ impl Deref for F32Buf<'_> {
     type Target = [f32];
     fn deref(&self) -> &[f32] {
         match self {
-            // Only constructed for F32 storage; the other arms cannot occur.
+            // Only constructed for host F32 storage; the other arms cannot occur.
             F32Buf::Shared(g) => match &**g {
                 Storage::Cpu(CpuStorage::F32(v)) => v,
-                Storage::Cpu(_) => &[],
+                Storage::Cpu(_) | Storage::Cuda(_) => &[],
             },
             F32Buf::Owned(v) => v,
         }

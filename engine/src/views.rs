@@ -3,6 +3,7 @@
 
 use crate::autograd::record;
 use crate::layout::Layout;
+use crate::storage::{CudaStorage, Storage};
 use crate::{DType, Device, Error, Result, Shape, Tensor};
 
 impl Tensor {
@@ -145,12 +146,19 @@ impl Tensor {
         if self.is_contiguous() {
             return Ok(self.clone());
         }
-        let data = self
-            .read()
-            .as_cpu("contiguous")?
-            .copy_strided(self.layout());
-        let out = Tensor::from_cpu(data, self.shape().clone());
+        let out = self.dense_copy("contiguous")?;
         Ok(record(out, &[self], |g, _| Ok(vec![Some(g.clone())])))
+    }
+
+    /// A contiguous copy with its own storage on the same device (untracked).
+    fn dense_copy(&self, op: &'static str) -> Result<Tensor> {
+        let shape = self.shape().clone();
+        Ok(match &*self.read() {
+            Storage::Cpu(c) => Tensor::from_cpu(c.copy_strided(self.layout()), shape),
+            Storage::Cuda(c) => {
+                Tensor::from_cuda(crate::cuda::copy_layout(c, self.layout(), op)?, shape)
+            }
+        })
     }
 
     /// Converts the elements to `dtype` (floats round to nearest even); backward casts back.
@@ -158,8 +166,13 @@ impl Tensor {
         if dtype == self.dtype() {
             return Ok(self.clone());
         }
-        let data = self.read().as_cpu("to_dtype")?.cast(self.layout(), dtype);
-        let out = Tensor::from_cpu(data, self.shape().clone());
+        let (shape, op) = (self.shape().clone(), "to_dtype");
+        let out = match &*self.read() {
+            Storage::Cpu(c) => Tensor::from_cpu(c.cast(self.layout(), dtype), shape),
+            Storage::Cuda(c) => {
+                Tensor::from_cuda(crate::cuda::cast(c, self.layout(), dtype, op)?, shape)
+            }
+        };
         let src = self.dtype();
         if !src.is_float() || !dtype.is_float() {
             return Ok(out); // index casts carry no gradient
@@ -169,16 +182,31 @@ impl Tensor {
         }))
     }
 
-    /// A copy on `device` (CPU only for now; CUDA returns [`Error::DeviceUnavailable`]).
+    /// A copy on `device` (`self` when already there); backward copies the gradient back.
+    /// Moving to CUDA where the probe failed is [`Error::DeviceUnavailable`].
     pub fn to_device(&self, device: Device) -> Result<Tensor> {
-        device.ensure_available("to_device")?;
-        Ok(self.clone())
+        const OP: &str = "to_device";
+        device.ensure_available(OP)?;
+        let src = self.device();
+        if device == src {
+            return Ok(self.clone());
+        }
+        let shape = self.shape().clone();
+        let out = match &*self.read() {
+            Storage::Cpu(c) => {
+                let rt = crate::cuda::runtime(OP, device)?;
+                Tensor::from_cuda(CudaStorage::from_host(rt, c, self.layout(), OP)?, shape)
+            }
+            Storage::Cuda(c) => Tensor::from_cpu(c.to_host(self.layout(), OP)?, shape),
+        };
+        Ok(record(out, &[self], move |g, _| {
+            Ok(vec![Some(g.to_device(src)?)])
+        }))
     }
 
     /// A deep copy with its own storage (contiguous, untracked).
     pub fn copy(&self) -> Result<Tensor> {
-        let data = self.read().as_cpu("copy")?.copy_strided(self.layout());
-        Ok(Tensor::from_cpu(data, self.shape().clone()))
+        self.dense_copy("copy")
     }
 }
 
@@ -272,19 +300,31 @@ mod tests {
     }
 
     #[test]
-    fn cuda_is_a_typed_error_for_now() {
+    fn cuda_without_a_gpu_is_a_typed_error() {
+        // On a machine where the probe fails (no driver, no device), every way to put data on
+        // CUDA is DeviceUnavailable; with a GPU the same calls succeed.
         let x = rand(&[2], 1);
-        assert!(matches!(
-            x.to_device(Device::Cuda(0)),
-            Err(Error::DeviceUnavailable { .. })
-        ));
+        let moved = x.to_device(Device::Cuda(0));
         let z = Tensor::zeros([2], DType::F32, Device::Cuda(0));
+        match jepa_kernels::cuda::probe() {
+            Err(_) => {
+                assert!(matches!(moved, Err(Error::DeviceUnavailable { .. })));
+                assert!(matches!(
+                    z,
+                    Err(Error::DeviceUnavailable {
+                        device: Device::Cuda(0),
+                        ..
+                    })
+                ));
+            }
+            Ok(_) => {
+                assert_eq!(moved.unwrap().device(), Device::Cuda(0));
+                assert_eq!(z.unwrap().to_vec_f32().unwrap(), vec![0.0; 2]);
+            }
+        }
         assert!(matches!(
-            z,
-            Err(Error::DeviceUnavailable {
-                device: Device::Cuda(0),
-                ..
-            })
+            Tensor::zeros([2], DType::F32, Device::Cuda(1)),
+            Err(Error::DeviceUnavailable { .. })
         ));
     }
 }

@@ -41,6 +41,9 @@ pub fn attention_with_lse(
         d: d[3],
     };
     let scale = scale.unwrap_or(1.0 / (s.d.max(1) as f32).sqrt());
+    if q.device().is_cuda() {
+        return attention_cuda(q, k, v, s, scale);
+    }
     let (qc, kc, vc) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
     let mut out = vec![0f32; q.elem_count()];
     let mut lse = vec![0f32; s.b * s.h * s.n];
@@ -74,6 +77,38 @@ pub fn attention_with_lse(
         ])
     });
     Ok((out, lse_t))
+}
+
+/// The device path: attention.cu when the head dim has a fused kernel, otherwise matmul +
+/// softmax + matmul (scores materialised; autograd through those ops) with the lse from the
+/// max-subtracted scores.
+fn attention_cuda(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    s: AttnShape,
+    scale: f32,
+) -> Result<(Tensor, Tensor)> {
+    let (qc, kc, vc) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
+    let Some((out, lse)) = crate::cuda::attention_fwd(&qc, &kc, &vc, s, scale)? else {
+        let scores = q.matmul(&k.t()?)?.mul_scalar(scale)?;
+        let out = scores.softmax(3)?.matmul(v)?;
+        return Ok((out, crate::cuda::row_lse(&scores)?));
+    };
+    if !tracking(&[q, k, v]) {
+        return Ok((out, lse));
+    }
+    let saved = [qc, kc, vc, out.clone(), lse.clone()].map(|t| t.detach());
+    let out = record(out, &[q, k, v], move |g, needs| {
+        let [q, k, v, o, l] = &saved;
+        let [dq, dk, dv] = crate::cuda::attention_bwd(q, k, v, o, l, g, s, scale)?;
+        Ok(vec![
+            needs[0].then_some(dq),
+            needs[1].then_some(dk),
+            needs[2].then_some(dv),
+        ])
+    });
+    Ok((out, lse))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use super::grad_if;
 use crate::autograd::{record, tracking};
 use crate::layout::{for_each_row, Layout};
 use crate::{Result, Shape, Tensor};
+use jepa_kernels::cuda::launch::meta::BinaryOp;
 
 #[derive(Clone, Copy)]
 enum BinOp {
@@ -22,6 +23,14 @@ impl BinOp {
             BinOp::Sub => "sub",
             BinOp::Mul => "mul",
             BinOp::Div => "div",
+        }
+    }
+    fn kernel_op(self) -> BinaryOp {
+        match self {
+            BinOp::Add => BinaryOp::Add,
+            BinOp::Sub => BinaryOp::Sub,
+            BinOp::Mul => BinaryOp::Mul,
+            BinOp::Div => BinaryOp::Div,
         }
     }
 }
@@ -50,13 +59,17 @@ fn binary(lhs: &Tensor, rhs: &Tensor, op: BinOp) -> Result<Tensor> {
     lhs.same_kind(name, rhs)?;
     lhs.expect_float(name)?;
     let shape = lhs.shape().broadcast_with(name, rhs.shape())?;
-    let v = match op {
-        BinOp::Add => forward(lhs, rhs, &shape, name, |a, b| a + b)?,
-        BinOp::Sub => forward(lhs, rhs, &shape, name, |a, b| a - b)?,
-        BinOp::Mul => forward(lhs, rhs, &shape, name, |a, b| a * b)?,
-        BinOp::Div => forward(lhs, rhs, &shape, name, |a, b| a / b)?,
+    let out = if lhs.device().is_cuda() {
+        crate::cuda::binary(lhs, rhs, &shape, op.kernel_op(), name)?
+    } else {
+        let v = match op {
+            BinOp::Add => forward(lhs, rhs, &shape, name, |a, b| a + b)?,
+            BinOp::Sub => forward(lhs, rhs, &shape, name, |a, b| a - b)?,
+            BinOp::Mul => forward(lhs, rhs, &shape, name, |a, b| a * b)?,
+            BinOp::Div => forward(lhs, rhs, &shape, name, |a, b| a / b)?,
+        };
+        Tensor::from_f32(v, shape, lhs.dtype())
     };
-    let out = Tensor::from_f32(v, shape, lhs.dtype());
     if !tracking(&[lhs, rhs]) {
         return Ok(out);
     }

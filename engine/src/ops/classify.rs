@@ -17,6 +17,14 @@ impl Tensor {
                 .log_softmax(last)?
                 .transpose(dim, last);
         }
+        if self.device().is_cuda() {
+            // Composed from tracked ops: x − m − log Σ exp(x − m) with m the (constant) row max;
+            // the derivative through m cancels exactly, so treating it as a constant is exact.
+            let m = crate::cuda::max_last_keepdim(&self.detach())?;
+            let z = self.sub(&m)?;
+            let lse = z.exp()?.sum_dims(&[last], true)?.log()?;
+            return z.sub(&lse);
+        }
         let d = self.dims()[last].max(1);
         let mut out = self.f32_contig(op)?.to_vec();
         for row in out.chunks_mut(d) {
@@ -75,7 +83,7 @@ impl Tensor {
             .iter()
             .enumerate()
             .for_each(|(i, &l)| onehot[i * c + l] = -1.0 / n.max(1) as f32);
-        let weights = Tensor::from_f32(onehot, [n, c], self.dtype());
+        let weights = Tensor::from_f32(onehot, [n, c], self.dtype()).to_device(self.device())?;
         self.log_softmax(1)?.mul(&weights)?.sum_all()
     }
 
@@ -84,6 +92,11 @@ impl Tensor {
         let op = "argmax";
         self.expect_float(op)?;
         let last = self.shape().dim(op, dim).map(|_| self.rank() - 1)?;
+        if self.device().is_cuda() {
+            // An index result with no gradient: computed on the host (one copy down and up).
+            let host = self.detach().to_device(crate::Device::Cpu)?;
+            return host.argmax(dim)?.to_device(self.device());
+        }
         let x = self.transpose(dim, last)?.contiguous()?;
         let d = x.dims()[last];
         if d == 0 {

@@ -2,7 +2,7 @@
 
 use crate::autograd::record;
 use crate::layout::Layout;
-use crate::storage::CpuStorage;
+use crate::storage::{CpuStorage, CudaStorage};
 use crate::{Error, Result, Shape, Tensor};
 
 impl Tensor {
@@ -52,17 +52,32 @@ impl Tensor {
         }
         let shape = Shape::from(dims);
         let full = Layout::contiguous(shape.clone());
-        let mut out = CpuStorage::zeros(first.dtype(), shape.elem_count());
         let mut spans = Vec::with_capacity(tensors.len());
         let mut offset = 0;
         for t in tensors {
             let len = t.dims()[dim];
-            let dst = full.narrow(op, dim, offset, len)?;
-            t.read().as_cpu(op)?.copy_into(t.layout(), &mut out, &dst)?;
-            spans.push((offset, len));
+            spans.push((offset, full.narrow(op, dim, offset, len)?));
             offset += len;
         }
-        let out = Tensor::from_cpu(out, shape);
+        let out = if first.device().is_cuda() {
+            let rt = crate::cuda::runtime(op, first.device())?;
+            let mut out = CudaStorage::zeros(rt, first.dtype(), shape.elem_count(), op)?;
+            for (t, (_, dst)) in tensors.iter().zip(&spans) {
+                let src = crate::cuda::dev_storage(t, op)?;
+                crate::cuda::copy_into(&src, t.layout(), &mut out, dst, op)?;
+            }
+            Tensor::from_cuda(out, shape)
+        } else {
+            let mut out = CpuStorage::zeros(first.dtype(), shape.elem_count());
+            for (t, (_, dst)) in tensors.iter().zip(&spans) {
+                t.read().as_cpu(op)?.copy_into(t.layout(), &mut out, dst)?;
+            }
+            Tensor::from_cpu(out, shape)
+        };
+        let spans: Vec<(usize, usize)> = spans
+            .iter()
+            .map(|(start, l)| (*start, l.dims()[dim]))
+            .collect();
         Ok(record(out, tensors, move |g, needs| {
             let mut grads = Vec::with_capacity(spans.len());
             for (&(start, len), &need) in spans.iter().zip(needs) {

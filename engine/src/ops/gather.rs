@@ -137,6 +137,14 @@ fn check_range(op: &'static str, idx: &[usize], n: usize) -> Result<()> {
 /// `x: [b, n, d]` gathered by validated `idx: [b, k]` → `[b, k, d]`.
 fn gather3(x: &Tensor, b: usize, k: usize, idx: Arc<Vec<usize>>) -> Result<Tensor> {
     let (n, d) = (x.dims()[1], x.dims()[2]);
+    if x.device().is_cuda() {
+        let out = crate::cuda::gather_fwd(x, (b, n, d, k), &idx)?;
+        let dtype = x.dtype();
+        return Ok(record(out, &[x], move |g, _| {
+            let dx = crate::cuda::scatter_bwd(g, (b, n, d, k), &idx, dtype)?;
+            Ok(vec![Some(dx)])
+        }));
+    }
     let mut out = vec![0f32; b * k * d];
     if !out.is_empty() {
         gather_rows(

@@ -8,6 +8,13 @@ impl Tensor {
     /// `0.5·x·(1 + erf(x/√2))` elementwise.
     pub fn gelu(&self) -> Result<Tensor> {
         self.expect_float("gelu")?;
+        if self.device().is_cuda() {
+            let out = crate::cuda::gelu(self, None)?;
+            let x = self.detach();
+            return Ok(record(out, &[self], move |g, _| {
+                Ok(vec![Some(crate::cuda::gelu(&x, Some(g))?)])
+            }));
+        }
         let mut out = vec![0f32; self.elem_count()];
         gelu_fwd(&self.f32_contig("gelu")?, &mut out);
         let out = Tensor::from_f32(out, self.shape().clone(), self.dtype());

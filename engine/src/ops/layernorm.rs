@@ -49,6 +49,9 @@ impl Tensor {
         }
         let rows: usize = self.dims()[..self.rank() - 1].iter().product();
         let x = self.contiguous()?;
+        if self.device().is_cuda() {
+            return layer_norm_cuda(self, &x, weight, bias, eps, (rows, dim));
+        }
         let (mut out, mut mean, mut rstd) =
             (vec![0f32; rows * dim], vec![0f32; rows], vec![0f32; rows]);
         if rows * dim > 0 {
@@ -114,6 +117,43 @@ impl Tensor {
         });
         Ok((out, mean_t, rstd_t))
     }
+}
+
+/// The device path: layernorm.cu forward, and a backward that keeps mean and rstd on the device.
+fn layer_norm_cuda(
+    input: &Tensor,
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f32,
+    (rows, dim): (usize, usize),
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let row_shape = Shape::from(&input.dims()[..input.rank() - 1]);
+    let (out, mean, rstd) =
+        crate::cuda::layer_norm_fwd(x, weight, bias, eps, (rows, dim), row_shape)?;
+    let mut inputs = vec![input];
+    inputs.extend(weight);
+    inputs.extend(bias);
+    if !tracking(&inputs) {
+        return Ok((out, mean, rstd));
+    }
+    let (x, w) = (x.detach(), weight.map(Tensor::detach));
+    let (m, r) = (mean.detach(), rstd.detach());
+    let has_bias = bias.is_some();
+    let out = record(out, &inputs, move |g, needs| {
+        let need = (w.is_some() && needs[1], has_bias && needs[needs.len() - 1]);
+        let (dx, dw, db) =
+            crate::cuda::layer_norm_bwd(&x, w.as_ref(), &m, &r, g, need, (rows, dim))?;
+        let mut grads = vec![needs[0].then_some(dx)];
+        if w.is_some() {
+            grads.push(dw);
+        }
+        if has_bias {
+            grads.push(db);
+        }
+        Ok(grads)
+    });
+    Ok((out, mean, rstd))
 }
 
 #[cfg(test)]

@@ -33,6 +33,9 @@ impl Tensor {
                 });
             }
         }
+        if self.device().is_cuda() {
+            return linear_composed(self, weight, bias);
+        }
         let rows: usize = self.dims()[..self.rank() - 1].iter().product();
         let x = self.contiguous()?;
         let v = {
@@ -134,6 +137,24 @@ impl Tensor {
             Ok(grads)
         }))
     }
+}
+
+/// The device path: `x·Wᵀ (+ b)` from tracked ops, so autograd needs no extra rule. The rows of
+/// `x` fold into one cuBLAS GEMM with the weight read transposed in place; dx and dW are GEMMs
+/// of matmul's backward and db is a column sum.
+fn linear_composed(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (n_in, n_out) = (weight.dims()[1], weight.dims()[0]);
+    let rows: usize = x.dims()[..x.rank() - 1].iter().product();
+    let y = x.reshape([rows, n_in])?.matmul(&weight.t()?)?;
+    let y = match bias {
+        Some(b) => y.add(b)?,
+        None => y,
+    };
+    let mut dims = x.dims().to_vec();
+    if let Some(last) = dims.last_mut() {
+        *last = n_out;
+    }
+    y.reshape(dims)
 }
 
 /// One unbatched GEMM `c = a·b (+ bias)`; an empty inner dim leaves `c` as zeros (+ bias).

@@ -3,6 +3,7 @@
 
 use super::grad_if;
 use crate::autograd::{record, tracking};
+use crate::cuda::LossKind;
 use crate::{Error, Result, Shape, Tensor};
 use jepa_kernels::cpu::loss::{mse_bwd, mse_fwd, smooth_l1_bwd, smooth_l1_fwd};
 
@@ -45,6 +46,9 @@ fn regression(z: &Tensor, h: &Tensor, kind: Kind) -> Result<Tensor> {
             rhs: h.shape().clone(),
         });
     }
+    if z.device().is_cuda() {
+        return regression_cuda(z, h, kind, op);
+    }
     let (zc, hc) = (z.contiguous()?, h.contiguous()?);
     let loss = if z.elem_count() == 0 {
         f32::NAN // mean of nothing, as in PyTorch
@@ -81,6 +85,25 @@ fn regression(z: &Tensor, h: &Tensor, kind: Kind) -> Result<Tensor> {
             Ok(Tensor::from_f32(dz, zc.shape().clone(), zc.dtype()))
         })?;
         Ok(vec![dz, dh])
+    }))
+}
+
+/// The device path: loss.cu forward; backward asks the kernel for dz at an upstream of 1 and
+/// scales by the upstream scalar on the device (no host round trip).
+fn regression_cuda(z: &Tensor, h: &Tensor, kind: Kind, op: &'static str) -> Result<Tensor> {
+    let kind = match kind {
+        Kind::SmoothL1(beta) => LossKind::SmoothL1(beta),
+        Kind::Mse => LossKind::Mse,
+    };
+    let out = crate::cuda::loss_fwd(z, h, kind, op)?;
+    if !tracking(&[z, h]) {
+        return Ok(out);
+    }
+    let (zd, hd) = (z.detach(), h.detach());
+    Ok(record(out, &[z, h], move |g, needs| {
+        let dz = crate::cuda::loss_bwd(&zd, &hd, kind, op)?.mul(&g.to_dtype(zd.dtype())?)?;
+        let dh = grad_if(needs[1], || dz.neg())?;
+        Ok(vec![needs[0].then_some(dz), dh])
     }))
 }
 

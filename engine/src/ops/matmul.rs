@@ -36,14 +36,18 @@ impl Tensor {
         }
         let a_batch = Shape::from(&self.dims()[..ra - 2]);
         let batch = a_batch.broadcast_with(op, &Shape::from(&rhs.dims()[..rb - 2]))?;
-        let v = {
-            let (ab, al) = self.f32_strided(op)?;
-            let (bb, bl) = rhs.f32_strided(op)?;
-            bmm(&ab, &al, &bb, &bl, &batch, (m, k, n), None)?
+        let out = if self.device().is_cuda() {
+            crate::cuda::matmul(self, rhs, &batch, (m, k, n))?
+        } else {
+            let v = {
+                let (ab, al) = self.f32_strided(op)?;
+                let (bb, bl) = rhs.f32_strided(op)?;
+                bmm(&ab, &al, &bb, &bl, &batch, (m, k, n), None)?
+            };
+            let mut dims = batch.dims().to_vec();
+            dims.extend([m, n]);
+            Tensor::from_f32(v, dims, self.dtype())
         };
-        let mut dims = batch.dims().to_vec();
-        dims.extend([m, n]);
-        let out = Tensor::from_f32(v, dims, self.dtype());
         if !tracking(&[self, rhs]) {
             return Ok(out);
         }

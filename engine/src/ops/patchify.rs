@@ -21,6 +21,13 @@ impl Tensor {
                 msg,
             });
         }
+        if self.device().is_cuda() {
+            let dims = [b, c, h, w, p];
+            let out = crate::cuda::patchify(self, dims, true)?;
+            return Ok(record(out, &[self], move |g, _| {
+                Ok(vec![Some(crate::cuda::patchify(g, dims, false)?)])
+            }));
+        }
         let mut out = vec![0f32; self.elem_count()];
         if !out.is_empty() {
             patchify(b, c, h, w, p, &self.contiguous()?.f32_contig(op)?, &mut out);

@@ -34,16 +34,21 @@ impl Tensor {
             .map(|&d| if d == usize::MAX { 1 } else { d })
             .collect::<Vec<_>>()
             .into();
-        let v = sum_into(self, &keep_shape)?;
         let out_shape: Shape = if keepdim {
             keep_shape.clone()
         } else {
-            kept.into_iter()
+            kept.iter()
+                .copied()
                 .filter(|&d| d != usize::MAX)
                 .collect::<Vec<_>>()
                 .into()
         };
-        let out = Tensor::from_f32(v, out_shape, self.dtype());
+        let out = if self.device().is_cuda() {
+            let reduce: Vec<bool> = kept.iter().map(|&d| d == usize::MAX).collect();
+            crate::cuda::sum_dims(self, &reduce, keep_shape.clone())?.reshape(out_shape)?
+        } else {
+            Tensor::from_f32(sum_into(self, &keep_shape)?, out_shape, self.dtype())
+        };
         let in_shape = self.shape().clone();
         Ok(record(out, &[self], move |g, _| {
             Ok(vec![Some(g.reshape(keep_shape)?.broadcast_as(in_shape)?)])

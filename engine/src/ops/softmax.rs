@@ -19,6 +19,13 @@ impl Tensor {
         }
         let d = self.dims()[last];
         let rows: usize = self.dims()[..last].iter().product();
+        if self.device().is_cuda() {
+            let out = crate::cuda::softmax(self, None, (rows, d))?;
+            let y = out.detach();
+            return Ok(record(out, &[self], move |g, _| {
+                Ok(vec![Some(crate::cuda::softmax(&y, Some(g), (rows, d))?)])
+            }));
+        }
         let mut out = vec![0f32; self.elem_count()];
         if !out.is_empty() {
             softmax_fwd(rows, d, &self.f32_contig(op)?, &mut out);

@@ -3,6 +3,7 @@
 
 use crate::autograd::{record, tracking};
 use crate::{Result, Tensor};
+use jepa_kernels::cuda::launch::UnaryOp;
 
 #[derive(Clone, Copy)]
 enum Unary {
@@ -39,6 +40,19 @@ impl Unary {
             Unary::Abs => x.abs(),
             Unary::Tanh => x.tanh(),
             Unary::Powf(p) => x.powf(p),
+        }
+    }
+    /// The device kernel's op (same definitions, kinks included).
+    fn kernel_op(self) -> UnaryOp {
+        match self {
+            Unary::Sqr => UnaryOp::Sqr,
+            Unary::Sqrt => UnaryOp::Sqrt,
+            Unary::Exp => UnaryOp::Exp,
+            Unary::Log => UnaryOp::Log,
+            Unary::Relu => UnaryOp::Relu,
+            Unary::Abs => UnaryOp::Abs,
+            Unary::Tanh => UnaryOp::Tanh,
+            Unary::Powf(p) => UnaryOp::Powf(p),
         }
     }
     /// True when the derivative is cheaper from the output y than from the input x.
@@ -96,12 +110,16 @@ impl Tensor {
     /// `x·mul + add`; backward scales by `mul`.
     pub fn affine(&self, mul: f32, add: f32) -> Result<Tensor> {
         self.expect_float("affine")?;
-        let v = self
-            .f32_contig("affine")?
-            .iter()
-            .map(|&x| x * mul + add)
-            .collect();
-        let out = Tensor::from_f32(v, self.shape().clone(), self.dtype());
+        let out = if self.device().is_cuda() {
+            crate::cuda::unary_fwd(self, UnaryOp::Affine { mul, add }, "affine")?
+        } else {
+            let v = self
+                .f32_contig("affine")?
+                .iter()
+                .map(|&x| x * mul + add)
+                .collect();
+            Tensor::from_f32(v, self.shape().clone(), self.dtype())
+        };
         Ok(record(out, &[self], move |g, _| {
             Ok(vec![Some(g.affine(mul, 0.0)?)])
         }))
@@ -122,8 +140,12 @@ impl Tensor {
 
 fn unary(x: &Tensor, op: Unary) -> Result<Tensor> {
     x.expect_float(op.name())?;
-    let v: Vec<f32> = x.f32_contig(op.name())?.iter().map(|&v| op.f(v)).collect();
-    let out = Tensor::from_f32(v, x.shape().clone(), x.dtype());
+    let out = if x.device().is_cuda() {
+        crate::cuda::unary_fwd(x, op.kernel_op(), op.name())?
+    } else {
+        let v: Vec<f32> = x.f32_contig(op.name())?.iter().map(|&v| op.f(v)).collect();
+        Tensor::from_f32(v, x.shape().clone(), x.dtype())
+    };
     if !tracking(&[x]) {
         return Ok(out);
     }
@@ -133,6 +155,10 @@ fn unary(x: &Tensor, op: Unary) -> Result<Tensor> {
         x.detach()
     };
     Ok(record(out, &[x], move |g, _| {
+        if saved.device().is_cuda() {
+            let dx = crate::cuda::unary_bwd(&saved, g, op.kernel_op(), op.name())?;
+            return Ok(vec![Some(dx)]);
+        }
         let (g32, s) = (g.f32_contig(op.name())?, saved.f32_contig(op.name())?);
         let dx = g32
             .iter()

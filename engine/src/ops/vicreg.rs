@@ -22,6 +22,9 @@ impl Tensor {
                 msg,
             });
         }
+        if self.device().is_cuda() {
+            return vicreg_cuda(self, eps);
+        }
         let e = self.contiguous()?;
         let losses = vicreg(n, d, &e.f32_contig(op)?, eps, None, None);
         let var = Tensor::from_f32(vec![losses.var_loss], Shape::from(()), self.dtype());
@@ -47,6 +50,33 @@ impl Tensor {
         let cov = record(cov, &[self], grad(e.detach(), false));
         Ok((var, cov))
     }
+}
+
+/// The device path: vicreg.cu for the losses, and again per backward for that loss's gradient
+/// at an upstream of 1, scaled by the upstream scalar on the device.
+fn vicreg_cuda(e: &Tensor, eps: f32) -> Result<(Tensor, Tensor)> {
+    let mut losses = crate::cuda::vicreg(e, eps, None)?.into_iter();
+    let (Some(var), Some(cov)) = (losses.next(), losses.next()) else {
+        return Err(Error::autograd(
+            "vicreg: the device path returned no losses",
+        ));
+    };
+    if !tracking(&[e]) {
+        return Ok((var, cov));
+    }
+    let grad = move |e: Tensor, want_var: bool| {
+        move |g: &Tensor, _: &[bool]| {
+            let de = crate::cuda::vicreg(&e, eps, Some(want_var))?;
+            let de = de
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::autograd("vicreg: the device path returned no gradient"))?;
+            Ok(vec![Some(de.mul(&g.to_dtype(e.dtype())?)?)])
+        }
+    };
+    let var = record(var, &[e], grad(e.detach(), true));
+    let cov = record(cov, &[e], grad(e.detach(), false));
+    Ok((var, cov))
 }
 
 #[cfg(test)]

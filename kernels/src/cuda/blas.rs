@@ -138,6 +138,20 @@ pub fn gemm_f32(
     beta: f32,
     c: &mut CudaSlice<f32>,
 ) -> Result<(), CudaError> {
+    gemm_f32_on(rt, s, alpha, a, b, beta, c)
+}
+
+/// [`gemm_f32`] on any device buffers, e.g. [`cudarc::driver::CudaView`]s that start at a
+/// tensor's element offset inside a larger allocation. Lengths are the views' lengths.
+pub fn gemm_f32_on<A: DevicePtr<f32>, B: DevicePtr<f32>, C: DevicePtrMut<f32>>(
+    rt: &CudaRuntime,
+    s: GemmShape,
+    alpha: f32,
+    a: &A,
+    b: &B,
+    beta: f32,
+    c: &mut C,
+) -> Result<(), CudaError> {
     let g = with_scalars(
         plan("gemm_f32", &s, (a.len(), b.len(), c.len()))?,
         alpha,
@@ -164,6 +178,19 @@ pub fn gemm_bf16(
     b: &CudaSlice<u16>,
     beta: f32,
     c: &mut CudaSlice<u16>,
+) -> Result<(), CudaError> {
+    gemm_bf16_on(rt, s, alpha, a, b, beta, c)
+}
+
+/// [`gemm_bf16`] on any device buffers (views at an offset included).
+pub fn gemm_bf16_on<A: DevicePtr<u16>, B: DevicePtr<u16>, C: DevicePtrMut<u16>>(
+    rt: &CudaRuntime,
+    s: GemmShape,
+    alpha: f32,
+    a: &A,
+    b: &B,
+    beta: f32,
+    c: &mut C,
 ) -> Result<(), CudaError> {
     let g = plan("gemm_bf16", &s, (a.len(), b.len(), c.len()))?;
     let blas = rt.blas()?;

@@ -26,6 +26,10 @@ pub mod registry;
 pub mod runtime;
 
 pub use cudarc::driver::{CudaSlice, DeviceRepr};
+/// More cudarc buffer types and traits, so dependents (the engine) need no direct cudarc pin.
+pub use cudarc::driver::{
+    CudaView, CudaViewMut, DevicePtr, DevicePtrMut, DeviceSlice, DriverError, ValidAsZeroBits,
+};
 pub use runtime::{probe, CudaRuntime};
 
 /// Why no CUDA device can be used. Cheap to clone: [`probe`] caches it.
