@@ -63,6 +63,14 @@ fn masks(case: &Case, kind: &str) -> Vec<RowIndex> {
     v
 }
 
+fn keep_of(jepa: &Jepa) -> CondKeep {
+    if jepa.config().method == Method::EcIJepa {
+        CondKeep::All
+    } else {
+        CondKeep::Off
+    }
+}
+
 fn forward(jepa: &Jepa, case: &Case) -> LossOutput {
     let (me, mp) = (masks(case, "masks_enc"), masks(case, "masks_pred"));
     if let Some(n) = case.meta_usize("npred") {
@@ -73,12 +81,44 @@ fn forward(jepa: &Jepa, case: &Case) -> LossOutput {
         masks_enc: &me,
         masks_pred: &mp,
     };
-    let keep = if jepa.config().method == Method::EcIJepa {
-        CondKeep::All
-    } else {
-        CondKeep::Off
+    jepa.forward_loss(batch, &keep_of(jepa)).unwrap()
+}
+
+/// The manual (tape-free) forward + backward of `case`.
+fn forward_manual(jepa: &mut Jepa, case: &Case) -> LossOutput {
+    let (me, mp) = (masks(case, "masks_enc"), masks(case, "masks_pred"));
+    let batch = Batch {
+        imgs: case.t("imgs"),
+        masks_enc: &me,
+        masks_pred: &mp,
     };
-    jepa.forward_loss(batch, &keep).unwrap()
+    let keep = keep_of(jepa);
+    jepa.forward_backward_manual(batch, &keep).unwrap()
+}
+
+/// The manual path's flat gradients match every golden gradient.
+fn check_manual_grads(jepa: &Jepa, golden: &Case) {
+    let (ge, gp) = jepa.manual_grads();
+    let mut checked = 0;
+    for (prefix, store, flat) in [
+        ("encoder.", jepa.encoder().store(), ge),
+        ("predictor.", jepa.predictor().store(), gp),
+    ] {
+        for p in store.params().iter().filter(|p| p.var().is_some()) {
+            let key = format!("manual {prefix}{}", p.name());
+            let want = golden.t(&format!("{prefix}{}", p.name()));
+            let got = &flat[p.offset()..p.offset() + p.numel()];
+            let got =
+                jepa_engine::Tensor::from_slice(got, p.shape().to_vec(), jepa_engine::Device::Cpu);
+            assert_close(&key, &got.unwrap(), want, None);
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked,
+        golden.tensors.len(),
+        "golden holds gradients we did not check"
+    );
 }
 
 fn check_forward(out: &LossOutput, case: &Case) {
@@ -136,14 +176,23 @@ fn run_case(case_name: &str, grads_name: &str) {
     let Some(c) = open_all(&["step_encoder", "step_predictor", case_name]) else {
         return;
     };
-    let jepa = build(&c[0], &c[1], &c[2]);
+    let mut jepa = build(&c[0], &c[1], &c[2]);
     let out = forward(&jepa, &c[2]);
     check_forward(&out, &c[2]);
-    let Some(golden) = open(grads_name) else {
-        return;
-    };
-    let grads = out.loss.backward().unwrap();
-    check_grads(&jepa, &grads, &golden);
+    let golden = open(grads_name);
+    if let Some(g) = &golden {
+        let grads = out.loss.backward().unwrap();
+        check_grads(&jepa, &grads, g);
+    }
+    assert!(
+        jepa.manual_supported(),
+        "the default variants are covered by the manual path"
+    );
+    let out = forward_manual(&mut jepa, &c[2]);
+    check_forward(&out, &c[2]);
+    if let Some(g) = &golden {
+        check_manual_grads(&jepa, g);
+    }
 }
 
 #[test]
@@ -166,10 +215,25 @@ fn golden_step_after_adamw_and_ema() {
     let Some(c) = open_all(&["step_encoder", "step_predictor", "step_case", "step_after"]) else {
         return;
     };
+    check_after(&c, false);
+    check_after(&c, true);
+}
+
+/// One AdamW step + EMA from the tape (`manual` false) or the manual gradients.
+fn check_after(c: &[Case], manual: bool) {
     let after = &c[3];
     let mut jepa = build(&c[0], &c[1], after);
-    let out = forward(&jepa, &c[2]);
-    let grads = out.loss.backward().unwrap();
+    let (tape_grads, gflat) = if manual {
+        forward_manual(&mut jepa, &c[2]);
+        let (e, p) = jepa.manual_grads();
+        (None, [e.to_vec(), p.to_vec()])
+    } else {
+        let grads = forward(&jepa, &c[2]).loss.backward().unwrap();
+        let e = jepa.encoder().store().flat_grads(&grads).unwrap();
+        let p = jepa.predictor().store().flat_grads(&grads).unwrap();
+        (Some(grads), [e, p])
+    };
+    let path = if manual { "manual" } else { "tape" };
     let (b1, b2) = after.meta_pair("betas").unwrap_or((0.9, 0.999));
     let opt = jepa.optimizer_mut();
     opt.betas = (b1 as f32, b2 as f32);
@@ -183,7 +247,10 @@ fn golden_step_after_adamw_and_ema() {
         .iter()
         .map(|s| s.flat().to_vec_f32().unwrap())
         .collect();
-    jepa.apply_gradients(&grads, hp).unwrap();
+    match &tape_grads {
+        Some(g) => jepa.apply_gradients(g, hp).unwrap(),
+        None => jepa.apply_manual_gradients(hp).unwrap(),
+    }
     // The update itself (after − before) is compared too: the weight-decay share
     // (lr·wd·w ≈ 4e-5·w) is far below a tolerance relative to the weights. Elements whose
     // gradient is within 100·eps of zero are left to the value check: there the first Adam
@@ -198,12 +265,12 @@ fn golden_step_after_adamw_and_ema() {
     {
         for p in store.params().iter().filter(|p| p.var().is_some()) {
             let key = format!("{prefix}{}", p.name());
-            let g = p.var().unwrap().grad(&grads).unwrap().to_vec_f32().unwrap();
+            let g = &gflat[i][p.offset()..p.offset() + p.numel()];
             let old = &before[i][p.offset()..p.offset() + p.numel()];
             let delta = |v: Vec<f32>| -> Vec<f32> {
                 v.iter()
                     .zip(old)
-                    .zip(&g)
+                    .zip(g)
                     .map(|((a, b), g)| if g.abs() > 100.0 * eps { a - b } else { 0.0 })
                     .collect()
             };
@@ -213,7 +280,7 @@ fn golden_step_after_adamw_and_ema() {
             };
             let got = mk(delta(p.value().to_vec_f32().unwrap()));
             let want = mk(delta(after.t(&key).to_vec_f32().unwrap()));
-            assert_close(&format!("update of {key}"), &got, &want, None);
+            assert_close(&format!("{path} update of {key}"), &got, &want, None);
         }
     }
     // Values: where |g| <= 100·eps the first Adam step is lr·g/(|g| + eps) of a gradient that
@@ -236,17 +303,16 @@ fn golden_step_after_adamw_and_ema() {
                 assert!(p.var().is_none() && i != 2, "{key} not in golden");
                 continue;
             };
-            let src = grad_store.get(p.name()).and_then(|q| q.var());
-            let g = src
-                .and_then(|v| v.grad(&grads))
-                .map(|g| g.to_vec_f32().unwrap())
-                .unwrap_or_default();
+            let g = match grad_store.get(p.name()).filter(|q| q.var().is_some()) {
+                Some(q) => &gflat[i % 2][q.offset()..q.offset() + q.numel()],
+                None => &[][..],
+            };
             let scale = if i == 2 { 1.0 - m } else { 1.0 };
             let slack = |e: usize| match g.get(e) {
                 Some(v) if (v.abs() as f64) <= 100.0 * eps as f64 => scale * hp.lr,
                 _ => 0.0,
             };
-            assert_close_with(&key, p.value(), want, None, slack);
+            assert_close_with(&format!("{path} {key}"), p.value(), want, None, slack);
             checked += 1;
         }
     }

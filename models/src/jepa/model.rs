@@ -5,6 +5,7 @@
 use super::cjepa;
 use super::cond::{self, CondInput, CondKeep};
 use super::config::{CJepaVariant, Conditioning, EvalPolicy, JepaConfig, Method, RegressionLoss};
+use super::fused::FusedState;
 use crate::optim::{ema_update, AdamW};
 use crate::rng::Rng;
 use crate::vit::{
@@ -65,13 +66,14 @@ pub struct StepStats {
 /// Context encoder, predictor, EMA target encoder and optimizer of one run.
 #[derive(Debug)]
 pub struct Jepa {
-    cfg: JepaConfig,
-    encoder: VisionTransformer,
-    predictor: VisionTransformerPredictor,
-    target: VisionTransformer,
-    opt: AdamW,
-    steps_done: u64,
+    pub(super) cfg: JepaConfig,
+    pub(super) encoder: VisionTransformer,
+    pub(super) predictor: VisionTransformerPredictor,
+    pub(super) target: VisionTransformer,
+    pub(super) opt: AdamW,
+    pub(super) steps_done: u64,
     rng: Rng,
+    pub(super) fused: FusedState,
 }
 
 impl Jepa {
@@ -123,6 +125,7 @@ impl Jepa {
             opt,
             steps_done: 0,
             rng,
+            fused: FusedState::default(),
         })
     }
 
@@ -277,6 +280,21 @@ impl Jepa {
             ));
         }
         let keep = self.draw_keep(b.imgs.dims().first().copied().unwrap_or(0));
+        if self.cfg.manual_backward && self.manual_supported() {
+            let out = self.forward_backward_manual(b, &keep)?;
+            let loss = out.loss.to_scalar_f32()?;
+            if !loss.is_finite() {
+                return Err(ModelError::Input(format!("non-finite loss {loss}")));
+            }
+            self.apply_manual_gradients(hp)?;
+            return Ok(stats(
+                &out,
+                loss,
+                self.steps_done,
+                hp,
+                keep != CondKeep::Off,
+            ));
+        }
         let out = self.forward_loss(b, &keep)?;
         self.finish(out, hp, keep != CondKeep::Off)
     }
@@ -300,18 +318,8 @@ impl Jepa {
             return Err(ModelError::Input(format!("non-finite loss {loss}")));
         }
         let grads = out.loss.backward()?;
-        drop(out.loss);
         self.apply_gradients(&grads, hp)?;
-        Ok(StepStats {
-            step: self.steps_done,
-            loss,
-            regression: out.regression,
-            inv: out.inv,
-            var: out.var,
-            cov: out.cov,
-            hyper: hp,
-            conditioned,
-        })
+        Ok(stats(&out, loss, self.steps_done, hp, conditioned))
     }
 
     /// AdamW with `hp.lr` (all groups) and `hp.wd` (decay groups), then the EMA with
@@ -345,6 +353,19 @@ impl Jepa {
             .target
             .forward_with(imgs, inputs(None, c.as_ref()))?
             .out)
+    }
+}
+
+fn stats(out: &LossOutput, loss: f32, step: u64, hp: StepHyper, conditioned: bool) -> StepStats {
+    StepStats {
+        step,
+        loss,
+        regression: out.regression,
+        inv: out.inv,
+        var: out.var,
+        cov: out.cov,
+        hyper: hp,
+        conditioned,
     }
 }
 

@@ -122,8 +122,7 @@ impl AdamW {
         Ok(())
     }
 
-    /// One update of every parameter that has a gradient in `grads`.
-    pub fn step(&mut self, stores: &[&ParamStore], grads: &Gradients) -> ModelResult<()> {
+    fn check_stores(&self, stores: &[&ParamStore]) -> ModelResult<()> {
         if stores.len() != self.layouts.len()
             || stores
                 .iter()
@@ -134,6 +133,49 @@ impl AdamW {
                 "stores passed to AdamW::step differ from those it was built for".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// One update of every parameter that has a gradient in `grads`.
+    pub fn step(&mut self, stores: &[&ParamStore], grads: &Gradients) -> ModelResult<()> {
+        self.check_stores(stores)?;
+        self.run(stores, |mi, pi, f| {
+            let p = &stores[mi].params()[pi];
+            match p.var().and_then(|v| v.grad(grads)) {
+                Some(g) => with_slice(g, |gs| f(gs)).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// One update of every trainable parameter from flat gradients laid out like each store
+    /// (the manual backward's output).
+    pub fn step_flat(&mut self, stores: &[&ParamStore], grads: &[&[f32]]) -> ModelResult<()> {
+        self.check_stores(stores)?;
+        if grads.len() != stores.len()
+            || grads.iter().zip(stores).any(|(g, s)| g.len() != s.numel())
+        {
+            return Err(ModelError::Config(
+                "flat gradients do not match the stores".into(),
+            ));
+        }
+        self.run(stores, |mi, pi, f| {
+            let p = &stores[mi].params()[pi];
+            Ok(Some(f(&grads[mi][p.offset()..p.offset() + p.numel()])))
+        })
+    }
+
+    /// Applies the update of every group member for which `grad_of(model, param, apply)`
+    /// calls `apply` with its gradient.
+    fn run(
+        &mut self,
+        stores: &[&ParamStore],
+        grad_of: impl Fn(
+            usize,
+            usize,
+            &mut dyn FnMut(&[f32]) -> ModelResult<()>,
+        ) -> ModelResult<Option<ModelResult<()>>>,
+    ) -> ModelResult<()> {
         for g in &self.groups {
             let store = stores[g.model];
             let st = &mut self.state[g.model];
@@ -146,18 +188,18 @@ impl AdamW {
             };
             for &pi in &g.params {
                 let p = &store.params()[pi];
-                let Some(grad) = p.var().and_then(|v| v.grad(grads)) else {
-                    continue;
-                };
-                st.steps[pi] += 1;
                 let (off, n) = (p.offset(), p.numel());
                 let (m, v) = (&mut st.m[off..off + n], &mut st.v[off..off + n]);
-                let step = st.steps[pi];
-                with_slice(grad, |gs| {
+                let step = st.steps[pi] + 1;
+                let mut apply = |gs: &[f32]| {
                     store.with_flat_mut(|flat| {
                         adamw_step(cfg, step, &mut flat[off..off + n], gs, m, v)
                     })
-                })??;
+                };
+                if let Some(r) = grad_of(g.model, pi, &mut apply)? {
+                    r?;
+                    st.steps[pi] = step;
+                }
             }
         }
         Ok(())

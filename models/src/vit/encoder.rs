@@ -139,6 +139,10 @@ impl VisionTransformer {
     pub fn config(&self) -> &VitConfig {
         &self.cfg
     }
+    /// Flat-buffer ranges of the official parameters (tape-free paths).
+    pub(crate) fn flat_layout(&self) -> &FlatLayout {
+        &self.layout
+    }
     pub fn store(&self) -> &ParamStore {
         &self.store
     }

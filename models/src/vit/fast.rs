@@ -4,11 +4,10 @@
 //! Numerically it is the engine path's forward (same kernels, same order of operations).
 
 use super::error::{ModelError, ModelResult};
+use super::kern::{add_rows, bias_gelu, grow, heads_tokens, linear, split_qkv, Heads};
 use super::params::ParamStore;
 use jepa_engine::{Device, Tensor};
 use jepa_kernels::cpu::attention::{attention_fwd, AttnShape};
-use jepa_kernels::cpu::gelu::gelu_fwd;
-use jepa_kernels::cpu::gemm::{gemm, Strides};
 use jepa_kernels::cpu::layernorm::layernorm_fwd;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -16,25 +15,40 @@ use std::ops::Range;
 /// Ranges of one block's parameters in the flat buffer.
 #[derive(Clone, Debug)]
 pub(crate) struct BlockRanges {
-    norm1: (Range<usize>, Range<usize>),
-    qkv: (Range<usize>, Option<Range<usize>>),
-    proj: (Range<usize>, Range<usize>),
-    norm2: (Range<usize>, Range<usize>),
-    fc1: (Range<usize>, Range<usize>),
-    fc2: (Range<usize>, Range<usize>),
+    pub norm1: (Range<usize>, Range<usize>),
+    pub qkv: (Range<usize>, Option<Range<usize>>),
+    pub proj: (Range<usize>, Range<usize>),
+    pub norm2: (Range<usize>, Range<usize>),
+    pub fc1: (Range<usize>, Range<usize>),
+    pub fc2: (Range<usize>, Range<usize>),
+}
+
+impl BlockRanges {
+    /// The block stored under `prefix` (e.g. `blocks.3.`).
+    pub(crate) fn new(store: &ParamStore, prefix: &str) -> ModelResult<BlockRanges> {
+        let b = |s: &str| range(store, &format!("{prefix}{s}"));
+        Ok(BlockRanges {
+            norm1: (b("norm1.weight")?, b("norm1.bias")?),
+            qkv: (b("attn.qkv.weight")?, b("attn.qkv.bias").ok()),
+            proj: (b("attn.proj.weight")?, b("attn.proj.bias")?),
+            norm2: (b("norm2.weight")?, b("norm2.bias")?),
+            fc1: (b("mlp.fc1.weight")?, b("mlp.fc1.bias")?),
+            fc2: (b("mlp.fc2.weight")?, b("mlp.fc2.bias")?),
+        })
+    }
 }
 
 /// Flat-buffer ranges of every encoder parameter.
 #[derive(Clone, Debug)]
 pub(crate) struct FlatLayout {
-    patch_w: Range<usize>,
-    patch_b: Range<usize>,
-    pos: Range<usize>,
-    norm: (Range<usize>, Range<usize>),
-    blocks: Vec<BlockRanges>,
+    pub patch_w: Range<usize>,
+    pub patch_b: Range<usize>,
+    pub pos: Range<usize>,
+    pub norm: (Range<usize>, Range<usize>),
+    pub blocks: Vec<BlockRanges>,
 }
 
-fn range(store: &ParamStore, name: &str) -> ModelResult<Range<usize>> {
+pub(crate) fn range(store: &ParamStore, name: &str) -> ModelResult<Range<usize>> {
     let p = store.get(name).ok_or_else(|| ModelError::MissingParam {
         name: name.into(),
         origin: "the parameter store".into(),
@@ -46,17 +60,7 @@ impl FlatLayout {
     pub(crate) fn new(store: &ParamStore, depth: usize) -> ModelResult<FlatLayout> {
         let r = |n: &str| range(store, n);
         let blocks = (0..depth)
-            .map(|i| {
-                let b = |s: &str| range(store, &format!("blocks.{i}.{s}"));
-                Ok(BlockRanges {
-                    norm1: (b("norm1.weight")?, b("norm1.bias")?),
-                    qkv: (b("attn.qkv.weight")?, b("attn.qkv.bias").ok()),
-                    proj: (b("attn.proj.weight")?, b("attn.proj.bias")?),
-                    norm2: (b("norm2.weight")?, b("norm2.bias")?),
-                    fc1: (b("mlp.fc1.weight")?, b("mlp.fc1.bias")?),
-                    fc2: (b("mlp.fc2.weight")?, b("mlp.fc2.bias")?),
-                })
-            })
+            .map(|i| BlockRanges::new(store, &format!("blocks.{i}.")))
             .collect::<ModelResult<Vec<_>>>()?;
         Ok(FlatLayout {
             patch_w: r("patch_embed.proj.weight")?,
@@ -82,13 +86,6 @@ pub(crate) struct Scratch {
     lse: Vec<f32>,
 }
 
-fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
-    if v.len() < n {
-        v.resize(n, 0.0);
-    }
-    &mut v[..n]
-}
-
 /// Sizes of one forward.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Dims {
@@ -102,25 +99,6 @@ pub(crate) struct Dims {
     pub heads: usize,
     pub hidden: usize,
     pub eps: f32,
-}
-
-/// `c = a · wᵀ (+ bias)` with `w: [n, k]` row-major, `a: [m, k]`; `acc` adds onto `c`.
-fn linear(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    w: &[f32],
-    b: Option<&[f32]>,
-    c: &mut [f32],
-    acc: bool,
-) {
-    let wt = Strides {
-        batch: 0,
-        row: 1,
-        col: k,
-    };
-    gemm(1, m, k, n, a, Strides::row_major(m, k), w, wt, c, b, acc);
 }
 
 /// `[B, C, S, S]` images → `[B, N, D]` patch embed + pos embed.
@@ -191,42 +169,20 @@ pub(crate) fn run_blocks(
         let qkv = grow(&mut sc.qkv, r * 3 * d);
         linear(r, d, 3 * d, y, p(&blk.qkv.0), None, qkv, false);
         let qkv_b = blk.qkv.1.as_ref().map(p);
-        // [rows, t, 3, h, dh] (+ bias) → [3, rows, h, t, dh]: chunk (s, row) is one [h, t, dh]
-        // block.
+        let hs = Heads {
+            rows,
+            t,
+            h: heads,
+            dh,
+        };
         let qkvp = grow(&mut sc.qkvp, r * 3 * d);
-        qkvp.par_chunks_mut(heads * t * dh)
-            .enumerate()
-            .for_each(|(i, dst)| {
-                let (s, row) = (i / rows, i % rows);
-                for tok in 0..t {
-                    let src = &qkv[(row * t + tok) * 3 * d + s * d..][..d];
-                    for hh in 0..heads {
-                        let o = &mut dst[(hh * t + tok) * dh..][..dh];
-                        o.copy_from_slice(&src[hh * dh..][..dh]);
-                        if let Some(b) = qkv_b {
-                            o.iter_mut()
-                                .zip(&b[s * d + hh * dh..][..dh])
-                                .for_each(|(v, &bv)| *v += bv);
-                        }
-                    }
-                }
-            });
+        split_qkv(hs, qkv, qkv_b, qkvp);
         let (q, kv) = qkvp.split_at(r * d);
         let (k, v) = kv.split_at(r * d);
         let o = grow(&mut sc.o, r * d);
         attention_fwd(shape, scale, q, k, v, o, grow(&mut sc.lse, r * heads));
-        // [rows, h, t, dh] → [rows, t, h·dh].
         let oc = grow(&mut sc.oc, r * d);
-        oc.par_chunks_mut(t * d)
-            .zip(o.par_chunks(t * d))
-            .for_each(|(dst, src)| {
-                for hh in 0..heads {
-                    for tok in 0..t {
-                        dst[tok * d + hh * dh..][..dh]
-                            .copy_from_slice(&src[(hh * t + tok) * dh..][..dh]);
-                    }
-                }
-            });
+        heads_tokens(hs, o, oc, false);
         add_rows(x, p(&blk.proj.1));
         linear(r, d, d, oc, p(&blk.proj.0), None, x, true);
         layernorm_fwd(
@@ -273,34 +229,6 @@ pub(crate) fn run_blocks(
         rstd,
     );
     out
-}
-
-/// Rows per rayon task of the elementwise passes (~64 KiB of floats).
-fn task_rows(width: usize) -> usize {
-    (16 * 1024 / width.max(1)).max(1)
-}
-
-/// `x[r, :] += b` for every row, in parallel.
-fn add_rows(x: &mut [f32], b: &[f32]) {
-    let n = b.len();
-    x.par_chunks_mut(n * task_rows(n)).for_each(|c| {
-        c.chunks_mut(n)
-            .for_each(|row| row.iter_mut().zip(b).for_each(|(v, &bv)| *v += bv));
-    });
-}
-
-/// `g = gelu(h + b)` row-wise; `h` gets the bias added. Each task works on a cache-sized
-/// block, so the bias pass and the GELU read it from L2.
-fn bias_gelu(h: &mut [f32], b: &[f32], g: &mut [f32]) {
-    let n = b.len();
-    let chunk = n * task_rows(n);
-    h.par_chunks_mut(chunk)
-        .zip(g.par_chunks_mut(chunk))
-        .for_each(|(hc, gc)| {
-            hc.chunks_mut(n)
-                .for_each(|row| row.iter_mut().zip(b).for_each(|(v, &bv)| *v += bv));
-            gelu_fwd(hc, gc);
-        });
 }
 
 /// The first `keep` of `t` tokens of each sequence.

@@ -1,0 +1,257 @@
+//! Row-major building blocks of the tape-free paths (inference forward and the manual training
+//! backward): GEMM wrappers for `x·Wᵀ` and its two gradients, parallel bias / GELU / column-sum
+//! passes, and the head permutes of attention.
+
+use jepa_kernels::cpu::gelu::gelu_fwd;
+use jepa_kernels::cpu::gemm::{gemm, Strides};
+use rayon::prelude::*;
+
+/// `c (+)= a · wᵀ (+ b)` with `a: [m, k]`, `w: [n, k]` (PyTorch layout), `c: [m, n]`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn linear(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    c: &mut [f32],
+    acc: bool,
+) {
+    let wt = Strides {
+        batch: 0,
+        row: 1,
+        col: k,
+    };
+    gemm(1, m, k, n, a, Strides::row_major(m, k), w, wt, c, b, acc);
+}
+
+/// `dx (+)= dy · w` with `dy: [m, n]`, `w: [n, k]`, `dx: [m, k]`.
+pub(crate) fn linear_dx(
+    m: usize,
+    k: usize,
+    n: usize,
+    dy: &[f32],
+    w: &[f32],
+    dx: &mut [f32],
+    acc: bool,
+) {
+    let sw = Strides::row_major(n, k);
+    gemm(
+        1,
+        m,
+        n,
+        k,
+        dy,
+        Strides::row_major(m, n),
+        w,
+        sw,
+        dx,
+        None,
+        acc,
+    );
+}
+
+/// `dw += dyᵀ · x` with `dy: [m, n]`, `x: [m, k]`, `dw: [n, k]`.
+pub(crate) fn linear_dw(m: usize, k: usize, n: usize, dy: &[f32], x: &[f32], dw: &mut [f32]) {
+    let dyt = Strides {
+        batch: 0,
+        row: 1,
+        col: n,
+    };
+    gemm(
+        1,
+        n,
+        m,
+        k,
+        dy,
+        dyt,
+        x,
+        Strides::row_major(m, k),
+        dw,
+        None,
+        true,
+    );
+}
+
+/// Rows per rayon task of the elementwise passes (~64 KiB of floats).
+pub(crate) fn task_rows(width: usize) -> usize {
+    (16 * 1024 / width.max(1)).max(1)
+}
+
+/// `db += Σ_rows dy[r, :]` (`dy: [rows, n]`), partial sums per task.
+pub(crate) fn colsum_add(dy: &[f32], db: &mut [f32]) {
+    let n = db.len();
+    if n == 0 {
+        return;
+    }
+    let part = dy
+        .par_chunks(n * task_rows(n))
+        .map(|c| {
+            let mut acc = vec![0f32; n];
+            for row in c.chunks_exact(n) {
+                acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+            }
+            acc
+        })
+        .reduce(
+            || vec![0f32; n],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    db.iter_mut().zip(&part).for_each(|(d, p)| *d += p);
+}
+
+/// `x[r, :] += b` for every row, in parallel.
+pub(crate) fn add_rows(x: &mut [f32], b: &[f32]) {
+    let n = b.len();
+    x.par_chunks_mut(n * task_rows(n)).for_each(|c| {
+        c.chunks_mut(n)
+            .for_each(|row| row.iter_mut().zip(b).for_each(|(v, &bv)| *v += bv));
+    });
+}
+
+/// `x += y` elementwise, in parallel.
+pub(crate) fn add_into(x: &mut [f32], y: &[f32]) {
+    x.par_chunks_mut(16 * 1024)
+        .zip(y.par_chunks(16 * 1024))
+        .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(v, &w)| *v += w));
+}
+
+/// `g = gelu(h + b)` row-wise; `h` keeps the bias added (the GELU backward needs it). Each task
+/// works on a cache-sized block, so the GELU reads it from L2.
+pub(crate) fn bias_gelu(h: &mut [f32], b: &[f32], g: &mut [f32]) {
+    let n = b.len();
+    let chunk = n * task_rows(n);
+    h.par_chunks_mut(chunk)
+        .zip(g.par_chunks_mut(chunk))
+        .for_each(|(hc, gc)| {
+            hc.chunks_mut(n)
+                .for_each(|row| row.iter_mut().zip(b).for_each(|(v, &bv)| *v += bv));
+            gelu_fwd(hc, gc);
+        });
+}
+
+/// Sizes of a `[rows, t, h, dh]` token tensor.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Heads {
+    pub rows: usize,
+    pub t: usize,
+    pub h: usize,
+    pub dh: usize,
+}
+
+impl Heads {
+    fn d(self) -> usize {
+        self.h * self.dh
+    }
+}
+
+/// `[rows, t, 3, h, dh]` (+ bias `[3·h·dh]`) → `[3, rows, h, t, dh]` (q, k, v contiguous).
+pub(crate) fn split_qkv(s: Heads, qkv: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    let (d, dh) = (s.d(), s.dh);
+    out[..3 * s.rows * s.t * d]
+        .par_chunks_mut(s.h * s.t * dh)
+        .enumerate()
+        .for_each(|(i, dst)| {
+            let (part, row) = (i / s.rows, i % s.rows);
+            for tok in 0..s.t {
+                let src = &qkv[(row * s.t + tok) * 3 * d + part * d..][..d];
+                for hh in 0..s.h {
+                    let o = &mut dst[(hh * s.t + tok) * dh..][..dh];
+                    o.copy_from_slice(&src[hh * dh..][..dh]);
+                    if let Some(b) = bias {
+                        let b = &b[part * d + hh * dh..][..dh];
+                        o.iter_mut().zip(b).for_each(|(v, &bv)| *v += bv);
+                    }
+                }
+            }
+        });
+}
+
+/// Inverse of [`split_qkv`] (without bias): `[3, rows, h, t, dh]` → `[rows, t, 3·h·dh]`.
+pub(crate) fn merge_qkv(s: Heads, src: &[f32], out: &mut [f32]) {
+    let (d, dh, n) = (s.d(), s.dh, s.rows * s.t * s.d());
+    out[..3 * n]
+        .par_chunks_mut(s.t * 3 * d)
+        .enumerate()
+        .for_each(|(row, dst)| {
+            for part in 0..3 {
+                let blk = &src[part * n + row * s.t * d..][..s.t * d];
+                for hh in 0..s.h {
+                    for tok in 0..s.t {
+                        dst[tok * 3 * d + part * d + hh * dh..][..dh]
+                            .copy_from_slice(&blk[(hh * s.t + tok) * dh..][..dh]);
+                    }
+                }
+            }
+        });
+}
+
+/// `[rows, h, t, dh]` → `[rows, t, h·dh]` (`inverse` swaps the direction).
+pub(crate) fn heads_tokens(s: Heads, src: &[f32], out: &mut [f32], inverse: bool) {
+    let (d, dh, td) = (s.d(), s.dh, s.t * s.d());
+    out[..s.rows * td]
+        .par_chunks_mut(td)
+        .zip(src[..s.rows * td].par_chunks(td))
+        .for_each(|(dst, src)| {
+            for hh in 0..s.h {
+                for tok in 0..s.t {
+                    let (a, b) = ((hh * s.t + tok) * dh, tok * d + hh * dh);
+                    let (from, to) = if inverse { (b, a) } else { (a, b) };
+                    dst[to..to + dh].copy_from_slice(&src[from..from + dh]);
+                }
+            }
+        });
+}
+
+/// Grows `v` to at least `n` elements and returns its first `n` (contents unspecified).
+/// A buffer that must grow is freed first and replaced by one with 1/8 headroom: mask sizes
+/// vary a little from batch to batch, and `Vec`'s doubling (or a realloc that copies) would
+/// leave freed holes of activation size in the heap.
+pub(crate) fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.len() < n {
+        *v = Vec::new();
+        *v = vec![0.0; n + n / 8];
+    }
+    &mut v[..n]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permutes_round_trip() {
+        let s = Heads {
+            rows: 2,
+            t: 3,
+            h: 2,
+            dh: 4,
+        };
+        let n = s.rows * s.t * s.d();
+        let qkv: Vec<f32> = (0..3 * n).map(|i| i as f32).collect();
+        let (mut split, mut back) = (vec![0f32; 3 * n], vec![0f32; 3 * n]);
+        split_qkv(s, &qkv, None, &mut split);
+        // k (part 1) of row 1, head 1, token 2, channel 3.
+        let want = qkv[(3 + 2) * 3 * 8 + 8 + 4 + 3];
+        assert_eq!(split[n + ((2 + 1) * 3 + 2) * 4 + 3], want);
+        merge_qkv(s, &split, &mut back);
+        assert_eq!(back, qkv);
+        let x: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let (mut y, mut z) = (vec![0f32; n], vec![0f32; n]);
+        heads_tokens(s, &x, &mut y, false);
+        heads_tokens(s, &y, &mut z, true);
+        assert_eq!(z, x);
+        assert_eq!(
+            y[8 + 4],
+            x[16],
+            "token 1, head 1 ← [row 0, head 1, token 1]"
+        );
+        let mut db = vec![1f32; 2];
+        colsum_add(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &mut db);
+        assert_eq!(db, vec![10.0, 13.0]);
+    }
+}
