@@ -235,7 +235,11 @@ impl VisionTransformer {
         let mut t = self.embed(imgs)?;
         if let Some(masks) = inp.masks {
             index::validate(masks, t.dims()[0], self.cfg.num_patches(), "masks")?;
-            t = t.gather_rows_idx(&index::stack(masks)?)?;
+            let parts = masks
+                .iter()
+                .map(|m| t.gather_rows_idx(m))
+                .collect::<Result<Vec<_>, _>>()?;
+            t = Tensor::cat(&parts.iter().collect::<Vec<_>>(), 0)?;
         }
         let tokens0 = t.clone();
         let (rows, keep, d) = (t.dims()[0], t.dims()[1], self.cfg.dim);
@@ -337,6 +341,7 @@ impl VisionTransformer {
                 }
                 None => x0,
             };
+            let tokens0 = inp.keep_blocks.then(|| x.clone());
             if let Some(a) = &add {
                 x.chunks_mut(keep * d)
                     .zip(a.chunks(d))
@@ -345,7 +350,6 @@ impl VisionTransformer {
                             .for_each(|tok| tok.iter_mut().zip(ar).for_each(|(v, &w)| *v += w));
                     });
             }
-            let tokens0 = inp.keep_blocks.then(|| x.clone());
             if let Some((e, ev)) = &extra {
                 let mut xt = Vec::with_capacity(rows * t * d);
                 for (xr, er) in x.chunks(keep * d).zip(ev.chunks(e * d)) {
