@@ -6,7 +6,9 @@ mod presets;
 mod resolve;
 
 pub use presets::{preset, PRESETS};
-pub use resolve::{mask_config, parse_config_text, resolve, saved_config, validate, MODEL_SIZES};
+pub use resolve::{
+    conditioning, mask_config, parse_config_text, resolve, saved_config, validate, MODEL_SIZES,
+};
 
 use std::path::PathBuf;
 
@@ -125,8 +127,6 @@ pub struct OptimSection {
     pub final_weight_decay: f64,
     pub ema_start: f64,
     pub ema_end: f64,
-    pub beta1: f64,
-    pub beta2: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

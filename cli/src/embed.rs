@@ -230,7 +230,7 @@ pub fn run(args: &EmbedArgs) -> CliResult<()> {
         return Err(CliError::Usage("--batch-size must be >= 1".into()));
     }
     runtime::configure_threads(args.compute.threads)?;
-    runtime::select_device(args.compute.device.as_deref())?;
+    runtime::compute_device(args.compute.device.as_deref())?;
     let which = encoder::Which::parse(&args.encoder)?;
     let files = collect_images(&args.images)?;
     let loaded = encoder::load(&args.checkpoint, which, args.heads)?;

@@ -38,6 +38,8 @@ pub enum CliError {
     Model(#[from] jepa_models::vit::ModelError),
     #[error(transparent)]
     Eval(#[from] jepa_models::eval::EvalError),
+    #[error(transparent)]
+    Train(#[from] jepa_models::train::TrainError),
     /// The user asked for a device this process cannot use.
     #[error("{0}")]
     Device(String),

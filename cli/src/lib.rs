@@ -15,9 +15,12 @@ pub mod fuzzing;
 pub mod inspect;
 pub mod npy;
 pub mod plot;
+pub mod pretrain;
 pub mod probe;
 pub mod progress;
+pub mod quickstart;
 pub mod runtime;
+pub mod train_config;
 
 use std::ffi::OsString;
 
@@ -55,9 +58,8 @@ fn dispatch(command: Command) -> CliResult<()> {
         Command::Plot(a) => plot::run(&a),
         Command::Embed(a) => embed::run(&a),
         Command::Probe(a) => probe::run(&a),
-        Command::Pretrain(_) | Command::Quickstart(_) => Err(CliError::Other(
-            "this command needs the ViT/Trainer API, which is not in this build yet".into(),
-        )),
+        Command::Pretrain(a) => pretrain::run(&a),
+        Command::Quickstart(a) => quickstart::run(&a),
     }
 }
 

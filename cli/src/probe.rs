@@ -147,7 +147,7 @@ pub fn table(reports: &[ProbeReport]) -> String {
 
 pub fn run(args: &ProbeArgs) -> CliResult<()> {
     runtime::configure_threads(args.compute.threads)?;
-    runtime::select_device(args.compute.device.as_deref())?;
+    runtime::compute_device(args.compute.device.as_deref())?;
     if args.k == 0 {
         return Err(CliError::Usage("--k must be >= 1".into()));
     }

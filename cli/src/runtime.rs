@@ -80,27 +80,35 @@ pub fn select_device(text: Option<&str>) -> CliResult<Device> {
     Ok(device)
 }
 
-/// The flag set by Ctrl-C. The first Ctrl-C asks the running command to stop at the next safe
-/// point (a training step boundary, where it saves a checkpoint); a second one exits at once.
-pub fn stop_flag() -> Arc<AtomicBool> {
-    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-    FLAG.get_or_init(|| {
-        let flag = Arc::new(AtomicBool::new(false));
-        let f = flag.clone();
-        // If a handler cannot be installed (already set by an embedding program), Ctrl-C simply
-        // keeps its default meaning.
+/// The device the models compute on: [`select_device`], then CPU only. The engine may have a
+/// working CUDA backend, but the ViT, trainer and probes build their tensors on the CPU, so
+/// accepting `--device cuda` would silently train on the CPU.
+pub fn compute_device(text: Option<&str>) -> CliResult<Device> {
+    let device = select_device(text)?;
+    if matches!(device, Device::Cpu) {
+        Ok(device)
+    } else {
+        Err(CliError::Device(format!(
+            "device {device}: the models and benchmarks run on the CPU only in this build; use --device cpu"
+        )))
+    }
+}
+
+/// Makes Ctrl-C set `flag`: the running command stops at its next safe point (the trainer
+/// finishes the step and writes a checkpoint). A second Ctrl-C exits at once. Only the first
+/// call installs a handler (the process has one); later calls are ignored.
+pub fn on_interrupt(flag: Arc<AtomicBool>) {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        // If a handler cannot be installed, Ctrl-C keeps its default meaning.
         let _ = ctrlc::set_handler(move || {
-            if f.swap(true, Ordering::SeqCst) {
+            if flag.swap(true, Ordering::SeqCst) {
                 eprintln!("jepa: interrupted twice, exiting without saving");
                 std::process::exit(crate::error::EXIT_INTERRUPTED);
             }
-            eprintln!(
-                "jepa: interrupt received, stopping at the next step (Ctrl-C again to abort)"
-            );
+            eprintln!("jepa: interrupt received, stopping after this step (Ctrl-C again to abort)");
         });
-        flag
-    })
-    .clone()
+    });
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ pub mod rss;
 
 use crate::args::BenchArgs;
 use crate::error::{CliError, CliResult};
-use crate::runtime::{configure_threads, select_device};
+use crate::runtime::{compute_device, configure_threads};
 use record::{time_ms, Budget, Record, Work};
 
 /// All benchmark names, kernels first.
@@ -20,7 +20,7 @@ pub fn all_names() -> Vec<String> {
 
 pub fn run(args: &BenchArgs) -> CliResult<()> {
     let threads = configure_threads(args.threads)?;
-    let device = select_device(args.device.as_deref())?;
+    let device = compute_device(args.device.as_deref())?;
     let filter = args.filter.clone().unwrap_or_default();
     let keep = |name: &str| name.contains(&filter);
     let budget = Budget::new(args.quick);

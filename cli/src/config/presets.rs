@@ -19,7 +19,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     (
         "vit-small-stl64",
-        "ViT-Small/8 at 64 px, predictor 128/6, batch 128, 100 epochs",
+        "ViT-Small/8 at 64 px, predictor 192/6, batch 128, 100 epochs",
     ),
     (
         "in1k-vith14",
@@ -65,8 +65,6 @@ fn vit_tiny_cifar() -> RunConfig {
             final_weight_decay: 0.4,
             ema_start: 0.996,
             ema_end: 1.0,
-            beta1: 0.9,
-            beta2: 0.999,
         },
         mask: MaskSection {
             mode: MaskModeName::Fixed,
@@ -114,7 +112,7 @@ pub fn preset(name: &str) -> Option<RunConfig> {
             c.model.size = "small".into();
             c.model.image_size = 64;
             c.model.patch_size = 8;
-            c.model.pred_dim = 128;
+            c.model.pred_dim = 192;
             c.model.pred_depth = 6;
         }
         "in1k-vith14" => {

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use jepa_models::jepa::Conditioning;
 use jepa_models::masks::{FixedOptions, MaskConfig, MaskMode};
 use toml::{Table, Value};
 
@@ -116,14 +117,42 @@ pub fn parse_config_text(
         .map_err(|e| CliError::Other(format!("cannot serialise the base config: {e}")))?;
     check_keys(&file, &merged, "", text, origin)?;
     merge(&mut merged, file);
-    RunConfig::deserialize_table(merged)
-        .map_err(|e| CliError::Config(format!("{origin}: {}", crate::error::one_line(e.message()))))
+    // Deserialising from text (not from the table) gives errors a span, from which the key at
+    // fault is recovered and located in the user's file.
+    let merged_text = toml::to_string(&Value::Table(merged))
+        .map_err(|e| CliError::Other(format!("cannot serialise the merged config: {e}")))?;
+    toml::from_str::<RunConfig>(&merged_text).map_err(|e| {
+        let msg = crate::error::one_line(e.message());
+        match e.span().and_then(|sp| key_at(&merged_text, sp.start)) {
+            Some(key) => {
+                let leaf = key.rsplit('.').next().unwrap_or(&key);
+                let at = line_of(text, leaf)
+                    .map(|l| format!(" (line {l})"))
+                    .unwrap_or_default();
+                CliError::Config(format!("{origin}: `{key}`: {msg}{at}"))
+            }
+            None => CliError::Config(format!("{origin}: {msg}")),
+        }
+    })
 }
 
-impl RunConfig {
-    fn deserialize_table(t: Table) -> Result<RunConfig, toml::de::Error> {
-        Value::Table(t).try_into()
+/// The dotted key assigned on the line holding byte `offset` of serialised TOML text.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let key = line.split('=').next()?.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') {
+        return None;
     }
+    let section = before[..line_start]
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix('[').and_then(|r| r.strip_suffix(']')));
+    Some(match section {
+        Some(sec) => format!("{sec}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 /// Resolves a `pretrain` invocation. `saved` is the configuration stored in the run directory
@@ -225,6 +254,17 @@ pub fn mask_config(c: &RunConfig) -> MaskConfig {
     }
 }
 
+/// The EC-IJEPA conditioning named `s`.
+pub fn conditioning(s: &str) -> Option<Conditioning> {
+    match s.to_ascii_lowercase().replace('_', "-").as_str() {
+        "block-mean" => Some(Conditioning::BlockMean),
+        "per-position" => Some(Conditioning::PerPosition),
+        "additive" => Some(Conditioning::Additive),
+        "none" => Some(Conditioning::None),
+        _ => None,
+    }
+}
+
 /// Checks everything that can be checked without reading data.
 pub fn validate(c: &RunConfig) -> CliResult<()> {
     let bad = |m: String| Err(CliError::Config(m));
@@ -268,12 +308,7 @@ pub fn validate(c: &RunConfig) -> CliResult<()> {
             o.warmup_epochs
         ));
     }
-    let unit = [
-        ("ema_start", o.ema_start),
-        ("ema_end", o.ema_end),
-        ("beta1", o.beta1),
-        ("beta2", o.beta2),
-    ];
+    let unit = [("ema_start", o.ema_start), ("ema_end", o.ema_end)];
     if let Some((k, v)) = unit.iter().find(|(_, v)| !(0.0..=1.0).contains(v)) {
         return bad(format!("optim.{k} = {v} must lie in [0, 1]"));
     }
@@ -281,6 +316,12 @@ pub fn validate(c: &RunConfig) -> CliResult<()> {
         return bad(format!(
             "data.crop_scale_min = {} must lie in (0, 1]",
             c.data.crop_scale_min
+        ));
+    }
+    if conditioning(&c.ecijepa.conditioning).is_none() {
+        return bad(format!(
+            "ecijepa.conditioning = `{}` (expected block-mean, per-position, additive or none)",
+            c.ecijepa.conditioning
         ));
     }
     if !(0.0..1.0).contains(&c.ecijepa.dropout) {
@@ -306,4 +347,43 @@ pub fn saved_config(dir: &Path) -> CliResult<Option<RunConfig>> {
         CliError::Config(format!("{origin}: {}", crate::error::one_line(e.message())))
     })?;
     Ok(Some(cfg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse_config_text(text, "c.toml", None)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn errors_name_the_file_the_dotted_key_and_its_line() {
+        let e = err("seed = 1\n[train]\nsteps = \"many\"\n");
+        assert!(
+            e.starts_with("c.toml: `train.steps`:") && e.contains("(line 3)"),
+            "{e}"
+        );
+        let e = err("[mask]\nmode = \"fixed\"\nnpredd = 2\n");
+        assert!(e.contains("unknown key `mask.npredd` (line 3)"), "{e}");
+        let e = err("seed = -1\n");
+        assert!(e.contains("`seed`"), "{e}");
+    }
+
+    #[test]
+    fn file_overrides_preset_and_keeps_other_keys() {
+        let c = parse_config_text(
+            "preset = \"quickstart\"\n[train]\nbatch_size = 7\n",
+            "c",
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.train.batch_size, 7);
+        assert_eq!(c.train.steps, 300);
+        assert_eq!(c.preset.as_deref(), Some("quickstart"));
+        let d = parse_config_text("[model]\nsize = \"small\"\n", "c", None).unwrap();
+        assert_eq!((d.model.size.as_str(), d.model.image_size), ("small", 32));
+    }
 }
