@@ -2,6 +2,7 @@
 //! time, GFLOP/s, GB/s or images/s and percent of the measured FMA peak.
 
 pub mod kernels;
+pub mod models;
 pub mod peak;
 pub mod record;
 pub mod rss;
@@ -15,6 +16,7 @@ use record::{time_ms, Budget, Record, Work};
 pub fn all_names() -> Vec<String> {
     let mut v = vec!["fma_peak".to_string()];
     v.extend(kernels::names());
+    v.extend(models::runners().into_iter().map(|(n, _)| n));
     v
 }
 
@@ -28,8 +30,12 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
         .into_iter()
         .filter(|(n, _)| keep(n))
         .collect();
+    let runners: Vec<_> = models::runners()
+        .into_iter()
+        .filter(|(n, _)| keep(n))
+        .collect();
     let want_peak = keep("fma_peak");
-    if builders.is_empty() && !want_peak {
+    if builders.is_empty() && runners.is_empty() && !want_peak {
         return Err(CliError::Usage(format!(
             "no benchmark name contains `{filter}` (names: {})",
             all_names().join(", ")
@@ -64,6 +70,11 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
         let mut r = Record::new(&case.name, ms, case.work, threads, peak.gflops);
         r.peak_rss_mib = rss::peak_mib();
         records.push(r);
+    }
+    for (name, run) in runners {
+        log(format!("running {name} ..."));
+        rss::reset_peak();
+        records.push(run(args.quick, threads, peak.gflops)?);
     }
     if args.json {
         let text = serde_json::to_string_pretty(&records)
