@@ -157,14 +157,21 @@ pub(crate) fn split_qkv(s: Heads, qkv: &[f32], bias: Option<&[f32]>, out: &mut [
         .enumerate()
         .for_each(|(i, dst)| {
             let (part, row) = (i / s.rows, i % s.rows);
+            let bias = bias.map(|b| &b[part * d..(part + 1) * d]);
             for tok in 0..s.t {
                 let src = &qkv[(row * s.t + tok) * 3 * d + part * d..][..d];
                 for hh in 0..s.h {
                     let o = &mut dst[(hh * s.t + tok) * dh..][..dh];
-                    o.copy_from_slice(&src[hh * dh..][..dh]);
-                    if let Some(b) = bias {
-                        let b = &b[part * d + hh * dh..][..dh];
-                        o.iter_mut().zip(b).for_each(|(v, &bv)| *v += bv);
+                    let x = &src[hh * dh..][..dh];
+                    // One pass (copy + bias), which vectorises; a copy then an add would not.
+                    match bias {
+                        Some(b) => {
+                            let b = &b[hh * dh..][..dh];
+                            for ((o, &x), &b) in o.iter_mut().zip(x).zip(b) {
+                                *o = x + b;
+                            }
+                        }
+                        None => copy_row(o, x),
                     }
                 }
             }
@@ -182,8 +189,10 @@ pub(crate) fn merge_qkv(s: Heads, src: &[f32], out: &mut [f32]) {
                 let blk = &src[part * n + row * s.t * d..][..s.t * d];
                 for hh in 0..s.h {
                     for tok in 0..s.t {
-                        dst[tok * 3 * d + part * d + hh * dh..][..dh]
-                            .copy_from_slice(&blk[(hh * s.t + tok) * dh..][..dh]);
+                        copy_row(
+                            &mut dst[tok * 3 * d + part * d + hh * dh..][..dh],
+                            &blk[(hh * s.t + tok) * dh..][..dh],
+                        );
                     }
                 }
             }
@@ -201,10 +210,24 @@ pub(crate) fn heads_tokens(s: Heads, src: &[f32], out: &mut [f32], inverse: bool
                 for tok in 0..s.t {
                     let (a, b) = ((hh * s.t + tok) * dh, tok * d + hh * dh);
                     let (from, to) = if inverse { (b, a) } else { (a, b) };
-                    dst[to..to + dh].copy_from_slice(&src[from..from + dh]);
+                    copy_row(&mut dst[to..to + dh], &src[from..from + dh]);
                 }
             }
         });
+}
+
+/// `dst = src` for the short head rows of the permutes: 16-float array moves that inline as
+/// vector loads / stores (a `copy_from_slice` of a runtime length calls memmove per row).
+#[inline(always)]
+fn copy_row(dst: &mut [f32], src: &[f32]) {
+    let mut d = dst.chunks_exact_mut(16);
+    let mut s = src.chunks_exact(16);
+    for (a, b) in (&mut d).zip(&mut s) {
+        if let (Ok(a), Ok(b)) = (<&mut [f32; 16]>::try_from(a), <&[f32; 16]>::try_from(b)) {
+            *a = *b;
+        }
+    }
+    d.into_remainder().copy_from_slice(s.remainder());
 }
 
 /// Grows `v` to at least `n` elements and returns its first `n` (contents unspecified).
