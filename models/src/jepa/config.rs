@@ -227,11 +227,11 @@ impl JepaConfig {
         if coeffs.iter().any(|v| !v.is_finite() || *v < 0.0) {
             return bad("C-JEPA coefficients must be finite and >= 0");
         }
-        if !(self.target_ln_eps >= 0.0) {
+        if self.target_ln_eps.is_nan() || self.target_ln_eps < 0.0 {
             return bad("target_ln_eps must be >= 0");
         }
         if let RegressionLoss::SmoothL1 { beta } = self.loss {
-            if !(beta >= 0.0) {
+            if beta.is_nan() || beta < 0.0 {
                 return bad("smooth-L1 beta must be >= 0");
             }
         }

@@ -108,7 +108,10 @@ impl VitConfig {
     /// Checks the sizes fit together.
     pub fn validate(&self) -> ModelResult<()> {
         let bad = |m: String| Err(ModelError::Config(m));
-        if self.patch_size == 0 || self.img_size == 0 || self.img_size % self.patch_size != 0 {
+        if self.patch_size == 0
+            || self.img_size == 0
+            || !self.img_size.is_multiple_of(self.patch_size)
+        {
             return bad(format!(
                 "image size {} is not a positive multiple of patch size {}",
                 self.img_size, self.patch_size
@@ -176,12 +179,12 @@ impl PredictorConfig {
 }
 
 fn check_width(what: &str, dim: usize, heads: usize) -> ModelResult<()> {
-    if heads == 0 || dim == 0 || dim % heads != 0 {
+    if heads == 0 || dim == 0 || !dim.is_multiple_of(heads) {
         return Err(ModelError::Config(format!(
             "{what} width {dim} is not a positive multiple of {heads} heads"
         )));
     }
-    if dim % 4 != 0 {
+    if !dim.is_multiple_of(4) {
         return Err(ModelError::Config(format!(
             "{what} width {dim} must be a multiple of 4 for the 2-D sin-cos embedding"
         )));

@@ -96,9 +96,9 @@ mod tests {
             &[0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7]
         );
         assert!(repeat_chunks(&s, 3, 2).is_err());
-        assert_eq!(validate(&[a.clone()], 2, 4, "m").unwrap(), 2);
+        assert_eq!(validate(std::slice::from_ref(&a), 2, 4, "m").unwrap(), 2);
         assert!(
-            validate(&[a.clone()], 2, 3, "m").is_err(),
+            validate(std::slice::from_ref(&a), 2, 3, "m").is_err(),
             "index 3 >= 3 patches"
         );
         assert!(validate(&[a], 3, 4, "m").is_err(), "batch mismatch");

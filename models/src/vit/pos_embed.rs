@@ -9,7 +9,7 @@ use super::params::ParamStore;
 /// `[grid·grid, dim]` row-major table in f64; token `t = row·grid + col`.
 /// `dim` must be a multiple of 4 (checked by the configs; other widths give an empty table).
 pub fn sincos_2d_f64(dim: usize, grid: usize) -> Vec<f64> {
-    if dim == 0 || dim % 4 != 0 {
+    if dim == 0 || !dim.is_multiple_of(4) {
         return Vec::new();
     }
     let quarter = dim / 4;
@@ -124,7 +124,7 @@ mod tests {
         let tok = &t[3 * g * d..(3 * g + 1) * d];
         assert_eq!(&tok[..4], &[0.0, 0.0, 1.0, 1.0]);
         assert!((tok[6] - 3f64.cos()).abs() < 1e-15);
-        assert_eq!(max_abs_diff(&sincos_2d(d, g), d, g) < 1e-7, true);
+        assert!(max_abs_diff(&sincos_2d(d, g), d, g) < 1e-7);
         assert!(max_abs_diff(&sincos_2d(d, g), d, g + 1).is_infinite());
         assert!(sincos_2d(6, 2).is_empty(), "width not a multiple of 4");
     }

@@ -152,7 +152,7 @@ impl VisionTransformerPredictor {
     ) -> ModelResult<Tensor> {
         let n = self.cfg.num_patches;
         let nenc = masks_enc.len().max(1);
-        if z.rank() != 3 || z.dims()[0] % nenc != 0 || z.dims()[2] != self.cfg.enc_dim {
+        if z.rank() != 3 || !z.dims()[0].is_multiple_of(nenc) || z.dims()[2] != self.cfg.enc_dim {
             return Err(ModelError::Input(format!(
                 "context features of shape {:?}, expected [{nenc}·B, K_c, {}]",
                 z.dims(),

@@ -191,13 +191,14 @@ pub fn assert_close_with(
     let (mut worst, mut at) = (0f64, 0);
     for (i, (&a, &b)) in g.iter().zip(&w).enumerate() {
         let d = (a as f64 - b as f64).abs() - slack(i);
-        if !(d <= worst) {
+        // NaN counts as the worst difference.
+        if d.is_nan() || d > worst {
             worst = d;
             at = i;
         }
     }
     assert!(
-        worst <= tol,
+        worst <= tol, // false for NaN
         "{what}: max |diff| - slack {worst:e} at {at} (got {}, want {}) > tol {tol:e} (max |want| \
          {max:e})",
         g[at],

@@ -30,6 +30,7 @@ pub(crate) struct EncTrace {
 
 /// `imgs: [b, C, S, S]` (row-major), `masks` (each `[b, k]`, validated), `extra`: `(E, [rows,
 /// E, d])` → output `[rows, k, d]` with rows = len(masks)·b.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward(
     cfg: &VitConfig,
     lay: &FlatLayout,
