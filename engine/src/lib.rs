@@ -24,6 +24,25 @@
 //! - [`io`]: safetensors load (memory-mapped, header validated) and atomic save.
 //! - Errors: one [`Error`] enum with op / shape / dtype / device payloads; no public function
 //!   panics on bad input.
+//!
+//! # CUDA
+//! `Device::Cuda(0)` tensors hold f32, bf16 (as raw bits) or I64 device buffers; F16 is an
+//! [`Error::UnsupportedDType`] there. Operands of one op must share a device
+//! ([`Error::DeviceMismatch`]); move data with [`Tensor::to_device`] (differentiable). Kernel
+//! and driver failures are [`Error::Cuda`] naming the kernel. Forward and backward run on the
+//! device for every op, with these implementations:
+//! - CUDA kernels: views made contiguous, `cat`, `assign`, f32↔bf16 casts (strided copy);
+//!   `add sub mul div` with broadcasting read through strides; the unary ops and `affine`;
+//!   `sum_dims` and everything built on it (reductions over any dims); `layer_norm`, `gelu`,
+//!   `softmax`; [`attention`] for head dims 32, 64, 128; `gather_rows` / `index_select`;
+//!   `patchify`; `smooth_l1_loss`, `mse_loss`; `vicreg`.
+//! - cuBLAS: `matmul` (packed and transposed views in place, other layouts copied first);
+//!   `linear` is composed from it (plus a broadcast bias add), so its backward is GEMMs and a
+//!   column sum.
+//! - Composed from the above, so autograd needs no extra rule: `log_softmax` / `cross_entropy`
+//!   (row max subtracted), [`attention`] for other head dims (scores materialised).
+//! - Through the host (index results and in-place host callbacks, no gradient): `argmax`,
+//!   casts to or from I64, [`Tensor::update_f32`], and the readers (`to_vec*`, `with_f32`).
 
 pub mod autograd;
 mod creation;

@@ -230,3 +230,66 @@ device_test!(views_and_copies, |dev| {
         Tensor::stack(&[&t[0], &s], 0)
     });
 });
+
+device_test!(empty_shapes_and_offset_views, |dev| {
+    use jepa_engine::DType;
+    let z = |s: &[usize]| Tensor::zeros(s.to_vec(), DType::F32, dev).unwrap();
+    let ones = Tensor::ones([4], DType::F32, dev).unwrap();
+    // Zero-size dims give correctly shaped (empty, zero or bias-only) results, not errors.
+    let y = z(&[3, 0]).linear(&z(&[4, 0]), Some(&ones)).unwrap();
+    assert_eq!(
+        (y.dims(), y.to_vec_f32().unwrap()),
+        (&[3usize, 4][..], vec![1.0; 12])
+    );
+    assert_eq!(
+        z(&[0, 5]).linear(&z(&[4, 5]), None).unwrap().dims(),
+        &[0, 4]
+    );
+    let (out, mean, _) = z(&[2, 3, 0]).layer_norm_stats(None, None, 1e-5).unwrap();
+    assert_eq!(
+        (out.dims(), mean.dims()),
+        (&[2usize, 3, 0][..], &[2usize, 3][..])
+    );
+    assert_eq!(z(&[2, 0, 3]).softmax(2).unwrap().dims(), &[2, 0, 3]);
+    assert_eq!(
+        z(&[2, 3, 0])
+            .matmul(&z(&[0, 2]))
+            .unwrap()
+            .to_vec_f32()
+            .unwrap(),
+        vec![0.0; 12]
+    );
+    assert_eq!(
+        z(&[3, 0])
+            .sum_dims(&[1], false)
+            .unwrap()
+            .to_vec_f32()
+            .unwrap(),
+        vec![0.0; 3]
+    );
+    assert_eq!(
+        z(&[0, 4])
+            .add(&ones)
+            .unwrap()
+            .gelu()
+            .unwrap()
+            .exp()
+            .unwrap()
+            .dims(),
+        &[0, 4]
+    );
+    let g = z(&[2, 0]).requires_grad();
+    let grads = g.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+    assert_eq!(grads.get(&g).unwrap().dims(), &[2, 0]);
+    // Views that start inside their storage (narrow offsets) feed the kernels and cuBLAS.
+    check_grad(dev, &[rand(&[5, 4], 1), rand(&[4, 3], 2)], |t| {
+        t[0].narrow(0, 1, 3)?.matmul(&t[1])
+    });
+    check_grad(dev, &[rand(&[4, 6], 3)], |t| {
+        t[0].narrow(1, 2, 3)?.gelu()?.softmax(1)
+    });
+    // Rows of 6 spread over ±4, so the row std stays well above the FD step.
+    check_grad(dev, &[rand(&[6, 7], 4).mul_scalar(4.0).unwrap()], |t| {
+        t[0].narrow(1, 1, 5)?.t()?.layer_norm(None, None, 1e-5)
+    });
+});
