@@ -197,28 +197,51 @@ impl CudaStorage {
     }
 
     /// The elements `layout` addresses, row-major, copied to the host (waits for the device).
+    /// A contiguous layout is copied straight from its range; any other is made contiguous on
+    /// the device first, so only the addressed elements cross the bus.
     pub(crate) fn to_host(&self, layout: &Layout, op: &'static str) -> Result<CpuStorage> {
-        let n = layout.shape().elem_count();
-        // The dense copy holds max(n, 1) elements (see `alloc`); keep the first n.
-        let dense = copy_layout(self, layout, op)?;
-        let s = self.rt.stream();
-        let down = driver_err("dtoh");
-        Ok(match &dense.buf {
-            CudaBuf::F32(d) => {
-                CpuStorage::F32(s.clone_dtoh(d).map_err(down)?.into_iter().take(n).collect())
-            }
+        if !layout.is_contiguous() {
+            let dense = copy_layout(self, layout, op)?;
+            return dense.to_host(&Layout::contiguous(layout.shape()), op);
+        }
+        let (off, n) = (layout.start_offset(), layout.shape().elem_count());
+        Ok(match &self.buf {
+            CudaBuf::F32(d) => CpuStorage::F32(self.dtoh(d, off, n, op)?),
             CudaBuf::BF16(d) => CpuStorage::BF16(
-                s.clone_dtoh(d)
-                    .map_err(down)?
+                self.dtoh(d, off, n, op)?
                     .into_iter()
-                    .take(n)
                     .map(bf16::from_bits)
                     .collect(),
             ),
-            CudaBuf::I64(d) => {
-                CpuStorage::I64(s.clone_dtoh(d).map_err(down)?.into_iter().take(n).collect())
-            }
+            CudaBuf::I64(d) => CpuStorage::I64(self.dtoh(d, off, n, op)?),
         })
+    }
+
+    fn dtoh<T: DevElem>(
+        &self,
+        d: &CudaSlice<T>,
+        off: usize,
+        n: usize,
+        op: &'static str,
+    ) -> Result<Vec<T>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let view = d
+            .try_slice(off..off + n)
+            .ok_or_else(|| Error::InvalidArgument {
+                op,
+                shape: Shape::from([n]),
+                msg: format!(
+                    "elements {off}..{} past a device buffer of {}",
+                    off + n,
+                    d.len()
+                ),
+            })?;
+        self.rt
+            .stream()
+            .clone_dtoh(&view)
+            .map_err(driver_err("dtoh"))
     }
 }
 
