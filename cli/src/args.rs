@@ -37,7 +37,8 @@ pub enum Command {
 /// Options shared by every command that computes.
 #[derive(Debug, Clone, Args)]
 pub struct ComputeArgs {
-    /// `cpu` or `cuda` (`cuda:N` for another GPU).
+    /// Compute device: `cpu` (default). `cuda` / `cuda:N` is refused with a one-line reason: the
+    /// models run on the CPU in this build.
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
     /// Worker threads of the compute pool (default: all cores).
@@ -50,7 +51,8 @@ pub struct PretrainArgs {
     /// TOML run configuration; flags given here override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Named starting configuration (see `docs/CLI.md`); the config file and flags override it.
+    /// Starting configuration: vit-tiny-cifar (default), quickstart, vit-small-stl64,
+    /// in1k-vith14; the config file and flags override it.
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     /// ImageFolder directory, .tar/.tar.gz ImageFolder archive, CIFAR-10 binary dir or idx dir.
@@ -59,8 +61,10 @@ pub struct PretrainArgs {
     /// Run directory: checkpoints, metrics, plots.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Run length in optimizer steps (replaces epochs).
     #[arg(long, value_name = "N", conflicts_with = "epochs")]
     pub steps: Option<u64>,
+    /// Run length in passes over the data (replaces steps).
     #[arg(long, value_name = "N")]
     pub epochs: Option<u64>,
     /// ijepa, cjepa or ecijepa.
@@ -69,29 +73,37 @@ pub struct PretrainArgs {
     /// Encoder size: tiny, small, base, large, huge, giant.
     #[arg(long, value_name = "SIZE")]
     pub model: Option<String>,
+    /// Input side in pixels (training images are random-resized-cropped to it).
     #[arg(long, value_name = "PX")]
     pub image_size: Option<usize>,
+    /// Patch side in pixels; the token grid is image-size / patch-size per side.
     #[arg(long, value_name = "PX")]
     pub patch_size: Option<usize>,
+    /// Images per optimizer step.
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
     /// Peak learning rate.
     #[arg(long, value_name = "LR")]
     pub lr: Option<f64>,
+    /// Learning rate at step 0 (start of the linear warm-up).
     #[arg(long, value_name = "LR")]
     pub start_lr: Option<f64>,
+    /// Learning rate at the end of the cosine decay.
     #[arg(long, value_name = "LR")]
     pub final_lr: Option<f64>,
     /// Warm-up length in epochs (fractions allowed).
     #[arg(long, value_name = "EPOCHS")]
     pub warmup_epochs: Option<f64>,
+    /// Weight decay at step 0 (cosine-increases to --final-weight-decay).
     #[arg(long, value_name = "WD")]
     pub weight_decay: Option<f64>,
+    /// Weight decay at the last step.
     #[arg(long, value_name = "WD")]
     pub final_weight_decay: Option<f64>,
     /// EMA momentum at the first step (ramps linearly to --ema-end).
     #[arg(long, value_name = "M")]
     pub ema_start: Option<f64>,
+    /// EMA momentum at the last step.
     #[arg(long, value_name = "M")]
     pub ema_end: Option<f64>,
     /// Mask generator: parity (official) or fixed (repaired for small grids).
@@ -100,6 +112,7 @@ pub struct PretrainArgs {
     /// Save a checkpoint every N steps (0: only at the end).
     #[arg(long, value_name = "N")]
     pub checkpoint_every: Option<u64>,
+    /// Seed of parameter init, data order, augmentation and masks.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Continue from the latest checkpoint in --out.
@@ -129,12 +142,14 @@ pub struct EmbedArgs {
     /// Encoder to use: target (default, the evaluation backbone) or context.
     #[arg(long, value_name = "WHICH", default_value = "target")]
     pub encoder: String,
+    /// Images per forward pass.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub batch_size: usize,
     /// Attention heads, for checkpoints whose width is not an official size and that carry no
     /// jepa config.
     #[arg(long, value_name = "N")]
     pub heads: Option<usize>,
+    /// No progress bar (bars are only drawn on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
     #[command(flatten)]
@@ -149,6 +164,7 @@ pub struct ProbeArgs {
     /// Labelled training data (any format `pretrain --data` takes).
     #[arg(long, value_name = "PATH")]
     pub train: PathBuf,
+    /// Labelled test data (for CIFAR / idx directories, their test split).
     #[arg(long, value_name = "PATH")]
     pub test: PathBuf,
     /// Also probe the same architecture untrained, side by side.
@@ -160,6 +176,7 @@ pub struct ProbeArgs {
     /// Use at most this many training images (stratified), 0 for all.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_train: usize,
+    /// Use at most this many test images (stratified), 0 for all.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_test: usize,
     /// Print the table as JSON.
@@ -173,6 +190,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "N")]
     pub heads: Option<usize>,
 
+    /// No progress bar (bars are only drawn on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
     #[command(flatten)]
@@ -202,7 +220,7 @@ pub struct BenchArgs {
     /// Fewer repeats and a shorter peak measurement: a smoke run.
     #[arg(long)]
     pub quick: bool,
-    /// Also run on CUDA where present.
+    /// `cpu` (default); `cuda` is refused with a one-line reason (no CUDA benchmarks yet).
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
 }
@@ -224,6 +242,7 @@ pub struct QuickstartArgs {
     /// Pretraining steps (default: the preset's).
     #[arg(long, value_name = "N")]
     pub steps: Option<u64>,
+    /// No progress bar (bars are only drawn on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
     #[command(flatten)]

@@ -64,6 +64,24 @@ fn heads_for_width(dim: usize) -> Option<usize> {
     .map(|d| d.2)
 }
 
+/// Heads of a `VitConfig { .. dim: D, .. heads: H, .. }` of width `dim` in Debug-printed text
+/// (the trainer stores its configuration that way in checkpoint metadata).
+fn heads_in_debug_text(text: &str, dim: usize) -> Option<usize> {
+    let field = |body: &str, name: &str| -> Option<usize> {
+        let rest = body.split(&format!("{name}: ")).nth(1)?;
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    text.split("VitConfig {").skip(1).find_map(|part| {
+        let body = part.split('}').next()?;
+        (field(body, "dim")? == dim)
+            .then(|| field(body, "heads"))
+            .flatten()
+    })
+}
+
 fn shape_of(file: &SafetensorsFile, name: &str) -> CliResult<Vec<usize>> {
     file.shape(name).map_err(|_| {
         CliError::Other(format!(
@@ -144,14 +162,15 @@ pub fn infer_config(
     let qkv_bias = names
         .iter()
         .any(|s| s == &format!("{prefix}blocks.0.attn.qkv.bias"));
-    let stored = file
-        .metadata()
+    let meta = file.metadata();
+    let stored = meta
         .and_then(|m| m.get(jepa_models::checkpoint::META_CONFIG))
         .and_then(|t| toml::from_str::<RunConfig>(t).ok())
         .and_then(|c| VitSize::parse(&c.model.size))
         .map(|s| s.dims())
         .filter(|d| d.0 == dim)
-        .map(|d| d.2);
+        .map(|d| d.2)
+        .or_else(|| meta.and_then(|m| m.values().find_map(|t| heads_in_debug_text(t, dim))));
     let heads = heads
         .or(stored)
         .or_else(|| heads_for_width(dim))
@@ -215,6 +234,15 @@ mod tests {
         assert_eq!(heads_for_width(192), Some(3));
         assert_eq!(heads_for_width(1280), Some(16));
         assert_eq!(heads_for_width(100), None);
+    }
+
+    #[test]
+    fn heads_are_read_from_a_debug_printed_config() {
+        let t = "method=IJepa;encoder=VitConfig { img_size: 32, dim: 64, depth: 2, heads: 4, \
+                 mlp_hidden: 256 };predictor=PredictorConfig { dim: 32, heads: 4 }";
+        assert_eq!(heads_in_debug_text(t, 64), Some(4));
+        assert_eq!(heads_in_debug_text(t, 32), None);
+        assert_eq!(heads_in_debug_text("no config", 64), None);
     }
 
     #[test]

@@ -11,6 +11,10 @@ use serde::Deserialize;
 use crate::args::InspectArgs;
 use crate::error::{CliError, CliResult};
 
+/// Metadata values longer than this are cut in the table (the stored run config is long).
+const MAX_META_LINES: usize = 12;
+const MAX_META_CHARS: usize = 160;
+
 /// One tensor's header entry.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TensorEntry {
@@ -120,11 +124,19 @@ pub fn render(path: &Path, entries: &[TensorEntry], meta: &BTreeMap<String, Stri
     if !meta.is_empty() {
         s += "metadata:\n";
         for (k, v) in meta {
-            if v.contains('\n') {
+            let lines: Vec<&str> = v.lines().collect();
+            if lines.len() > 1 {
                 s += &format!("  {k}:\n");
-                for line in v.lines() {
+                for line in lines.iter().take(MAX_META_LINES) {
                     s += &format!("    {line}\n");
                 }
+                if lines.len() > MAX_META_LINES {
+                    let more = lines.len() - MAX_META_LINES;
+                    s += &format!("    … {more} more lines (--json prints everything)\n");
+                }
+            } else if v.chars().count() > MAX_META_CHARS {
+                let head: String = v.chars().take(MAX_META_CHARS).collect();
+                s += &format!("  {k}: {head}… (--json prints everything)\n");
             } else {
                 s += &format!("  {k}: {v}\n");
             }

@@ -2,6 +2,7 @@
 //! on Ctrl-C (checkpoint, exit status 130), fail with one line on NaN/Inf (the last good
 //! checkpoint is kept), and draw the plots at the end.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -192,6 +193,8 @@ pub fn train_on(
         trainer.load_checkpoint(ck)?;
     }
     runtime::on_interrupt(trainer.stop_flag());
+    // Without a terminal (logs, CI) a bar would draw nothing: log lines instead.
+    let show_bar = show_bar && std::io::stderr().is_terminal();
     let mut bar = BarProgress::new(show_bar, cfg.train.log_every);
     let outcome = trainer.run(&mut bar)?;
     drop(bar);

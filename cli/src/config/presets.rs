@@ -148,4 +148,19 @@ mod tests {
         }
         assert!(preset("nope").is_none());
     }
+
+    #[test]
+    fn pretrain_help_lists_every_preset() {
+        use clap::CommandFactory;
+        let cmd = crate::args::Cli::command();
+        let pretrain = cmd.find_subcommand("pretrain").unwrap();
+        let arg = pretrain
+            .get_arguments()
+            .find(|a| a.get_id() == "preset")
+            .unwrap();
+        let help = arg.get_help().unwrap().to_string();
+        for (name, _) in PRESETS {
+            assert!(help.contains(name), "--preset help lacks {name}: {help}");
+        }
+    }
 }

@@ -18,12 +18,18 @@ const CHARTS: &[(&str, &str, &[&str])] = &[
     ("rankme", "RankMe", &["rankme"]),
 ];
 
-/// Every `loss*` series (total first), at most five.
+/// Loss terms logged by the trainer besides the total (`regression` is the JEPA prediction
+/// loss; `inv` / `var` / `cov` the C-JEPA VICReg terms, absent for other methods).
+const LOSS_TERMS: &[&str] = &["regression", "inv", "var", "cov"];
+
+/// The total loss first, then its logged terms and any other `loss*` series; at most five.
 fn loss_series(m: &Metrics) -> Vec<(String, Vec<(f64, f64)>)> {
     let mut v: Vec<(String, Vec<(f64, f64)>)> = m
         .series
         .iter()
-        .filter(|(k, pts)| k.starts_with("loss") && !pts.is_empty())
+        .filter(|(k, pts)| {
+            (k.starts_with("loss") || LOSS_TERMS.contains(&k.as_str())) && !pts.is_empty()
+        })
         .map(|(k, pts)| (k.clone(), pts.clone()))
         .collect();
     v.sort_by_key(|(k, _)| (k != "loss", k.clone()));
@@ -78,7 +84,7 @@ mod tests {
             .map(|i| {
                 let rank = if i % 5 == 0 { format!(",\"rankme\":{}", 10 + i) } else { String::new() };
                 format!(
-                    "{{\"step\":{i},\"loss\":{},\"loss_jepa\":{},\"lr\":{},\"ema_momentum\":{}{rank}}}\n",
+                    "{{\"step\":{i},\"loss\":{},\"regression\":{},\"var\":null,\"lr\":{},\"ema_momentum\":{}{rank}}}\n",
                     1.0 / (1.0 + i as f64),
                     0.9 / (1.0 + i as f64),
                     1e-4 * i as f64,
