@@ -164,9 +164,13 @@ pub struct ProbeArgs {
     /// Labelled training data (any format `pretrain --data` takes).
     #[arg(long, value_name = "PATH")]
     pub train: PathBuf,
-    /// Labelled test data (for CIFAR / idx directories, their test split).
+    /// Labelled test data (for CIFAR / idx directories, their test split). Without it, a
+    /// stratified hold-out of --train is the test set (see --holdout).
     #[arg(long, value_name = "PATH")]
-    pub test: PathBuf,
+    pub test: Option<PathBuf>,
+    /// Images held out of --train as the test set when --test is not given.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub holdout: usize,
     /// Also probe the same architecture untrained, side by side.
     #[arg(long)]
     pub random_init: bool,

@@ -27,24 +27,56 @@ pub struct LabelledSet {
     pub names: Option<Vec<String>>,
 }
 
+/// At most `max` of `indices` (stratified by label; 0 = all).
+fn at_most(src: &Source, indices: Vec<usize>, max: usize, seed: u64) -> CliResult<Vec<usize>> {
+    if max == 0 || max >= indices.len() {
+        return Ok(indices);
+    }
+    let labels = indices
+        .iter()
+        .map(|&i| src.label(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (keep, _) = stratified_split(&labels, indices.len() - max, seed)?;
+    Ok(keep.into_iter().map(|k| indices[k]).collect())
+}
+
+fn labelled(src: &Arc<Source>, idx: Vec<usize>) -> CliResult<LabelledSet> {
+    Ok(LabelledSet {
+        data: Arc::new(Subset::new(src.clone(), idx)?),
+        classes: src.num_classes(),
+        names: src.class_names(),
+    })
+}
+
 /// Opens `path` and keeps at most `max` samples (stratified, 0 = all).
 pub fn open_labelled(path: &Path, split: Split, max: usize, seed: u64) -> CliResult<LabelledSet> {
-    let (src, _) = datasets::open(path, split)?;
-    let names = src.class_names();
-    let classes = src.num_classes();
-    let src = Arc::new(src);
-    let n = src.len();
-    let keep = if max == 0 || max >= n {
-        (0..n).collect()
-    } else {
-        let labels = src.labels()?;
-        stratified_split(&labels, n - max, seed)?.0
-    };
-    Ok(LabelledSet {
-        data: Arc::new(Subset::new(src, keep)?),
-        classes,
-        names,
-    })
+    let src = Arc::new(datasets::open(path, split)?.0);
+    let keep = at_most(&src, (0..src.len()).collect(), max, seed)?;
+    labelled(&src, keep)
+}
+
+/// Splits `path` into a training set and a stratified hold-out of `holdout` images, for data
+/// without a test split (an ImageFolder archive such as the shared CIFAR-10 one).
+pub fn open_with_holdout(
+    path: &Path,
+    holdout: usize,
+    max_train: usize,
+    max_test: usize,
+    seed: u64,
+) -> CliResult<(LabelledSet, LabelledSet)> {
+    let src = Arc::new(datasets::open(path, Split::Train)?.0);
+    let labels = src.labels()?;
+    if holdout == 0 || holdout >= labels.len() {
+        return Err(CliError::Usage(format!(
+            "--holdout {holdout} must be between 1 and the {} images of {}",
+            labels.len().saturating_sub(1),
+            path.display()
+        )));
+    }
+    let (rest, held) = stratified_split(&labels, holdout, seed)?;
+    let train = at_most(&src, rest, max_train, seed)?;
+    let test = at_most(&src, held, max_test, seed)?;
+    Ok((labelled(&src, train)?, labelled(&src, test)?))
 }
 
 /// Checks that train and test label the same classes the same way.
@@ -153,9 +185,16 @@ pub fn run(args: &ProbeArgs) -> CliResult<()> {
     }
     let which = encoder::Which::parse(&args.encoder)?;
     let loaded = encoder::load(&args.checkpoint, which, args.heads)?;
-    let train = open_labelled(&args.train, Split::Train, args.max_train, 0)?;
-    let test = open_labelled(&args.test, Split::Test, args.max_test, 0)?;
-    let classes = check_same_classes(&train, &test, &args.test)?;
+    let (train, test) = match &args.test {
+        Some(test_path) => {
+            let train = open_labelled(&args.train, Split::Train, args.max_train, 0)?;
+            let test = open_labelled(test_path, Split::Test, args.max_test, 0)?;
+            check_same_classes(&train, &test, test_path)?;
+            (train, test)
+        }
+        None => open_with_holdout(&args.train, args.holdout, args.max_train, args.max_test, 0)?,
+    };
+    let classes = train.classes.max(test.classes);
     let quiet = args.json || args.no_progress;
     let log = |m: String| {
         if !quiet {

@@ -237,5 +237,19 @@ fn pretrain_resume_interrupt_nan_then_embed_and_probe() {
         table.contains("random-init") && table.contains("kNN"),
         "{table}"
     );
+    let r = run(&[
+        "probe",
+        "--checkpoint",
+        &ck,
+        "--train",
+        &d,
+        "--holdout",
+        "30",
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let line = String::from_utf8_lossy(&r.stdout);
+    let report: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(report["test_samples"], 30, "{line}");
     assert!(run(&["plot", o]).status.success());
 }
