@@ -49,6 +49,26 @@ fn assert_error(o: &Outcome, code: i32, needles: &[&str]) {
     assert_eq!(o.code, code, "exit status for {:?}", lines[0]);
 }
 
+/// `embed` of `images` with the checkpoint `ck` into `out`, plus `extra` flags.
+fn embed(ck: &str, images: &str, out: &str, extra: &[&str]) -> Outcome {
+    let mut args = vec![
+        "embed",
+        "--checkpoint",
+        ck,
+        "--images",
+        images,
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    jepa(&args)
+}
+
+/// `pretrain` for one step on `data` into `out`.
+fn pretrain1(data: &str, out: &str) -> Outcome {
+    jepa(&["pretrain", "--data", data, "--out", out, "--steps", "1"])
+}
+
 fn s(p: &Path) -> String {
     p.display().to_string()
 }
@@ -96,15 +116,7 @@ fn missing_data_directory() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("run");
     let missing = t.path().join("no-such-dir");
-    let o = jepa(&[
-        "pretrain",
-        "--data",
-        &s(&missing),
-        "--out",
-        &s(&out),
-        "--steps",
-        "1",
-    ]);
+    let o = pretrain1(&s(&missing), &s(&out));
     assert_error(&o, 1, &["no-such-dir"]);
     assert!(!out.exists(), "run directory created for a failed start");
 }
@@ -114,26 +126,15 @@ fn empty_data_directory() {
     let t = tempfile::tempdir().unwrap();
     let (empty, out) = (t.path().join("empty"), t.path().join("run"));
     std::fs::create_dir(&empty).unwrap();
-    let o = jepa(&[
-        "pretrain",
-        "--data",
-        &s(&empty),
-        "--out",
-        &s(&out),
-        "--steps",
-        "1",
-    ]);
+    let o = pretrain1(&s(&empty), &s(&out));
     assert_error(&o, 1, &["empty", "no data"]);
     assert!(!out.exists());
-    let o = jepa(&[
-        "embed",
-        "--checkpoint",
+    let o = embed(
         "x.safetensors",
-        "--images",
         &s(&empty),
-        "--out",
         &s(&t.path().join("e.npy")),
-    ]);
+        &[],
+    );
     assert_error(&o, 1, &["empty"]);
 }
 
@@ -148,43 +149,18 @@ fn corrupt_and_truncated_images() {
     png(&imgs.join("a_good.png"));
     std::fs::write(imgs.join("b_corrupt.jpg"), b"this is not a jpeg").unwrap();
     let out = outdir.join("e.npy");
-    let o = jepa(&[
-        "embed",
-        "--checkpoint",
-        &s(&ck),
-        "--images",
-        &s(&imgs),
-        "--out",
-        &s(&out),
-    ]);
+    let o = embed(&s(&ck), &s(&imgs), &s(&out), &[]);
     assert_error(&o, 1, &["b_corrupt.jpg"]);
     no_files(&outdir);
     std::fs::remove_file(imgs.join("b_corrupt.jpg")).unwrap();
     let good = std::fs::read(imgs.join("a_good.png")).unwrap();
     std::fs::write(imgs.join("c_truncated.png"), &good[..good.len() / 2]).unwrap();
-    let o = jepa(&[
-        "embed",
-        "--checkpoint",
-        &s(&ck),
-        "--images",
-        &s(&imgs),
-        "--out",
-        &s(&out),
-    ]);
+    let o = embed(&s(&ck), &s(&imgs), &s(&out), &[]);
     assert_error(&o, 1, &["c_truncated.png"]);
     no_files(&outdir);
     // The same directory without the bad file embeds fine: the failures above were the files.
     std::fs::remove_file(imgs.join("c_truncated.png")).unwrap();
-    let o = jepa(&[
-        "embed",
-        "--checkpoint",
-        &s(&ck),
-        "--images",
-        &s(&imgs),
-        "--out",
-        &s(&out),
-        "--no-progress",
-    ]);
+    let o = embed(&s(&ck), &s(&imgs), &s(&out), &["--no-progress"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let (shape, _) = jepa_cli::npy::parse_npy_f32(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(shape, vec![1, 192]);
@@ -203,15 +179,7 @@ fn truncated_idx_file() {
         [0, 0, 8, 1, 0, 0, 0, 4, 1, 2, 3, 4],
     )
     .unwrap();
-    let o = jepa(&[
-        "pretrain",
-        "--data",
-        &s(&data),
-        "--out",
-        &s(&out),
-        "--steps",
-        "1",
-    ]);
+    let o = pretrain1(&s(&data), &s(&out));
     assert_error(&o, 1, &["train-images-idx3-ubyte"]);
     assert!(!out.exists());
 }
@@ -238,15 +206,7 @@ fn corrupt_and_truncated_checkpoints() {
         let name = bad.file_name().unwrap().to_string_lossy().into_owned();
         assert_error(&jepa(&["inspect", &s(bad)]), 1, &[&name]);
         let out = outdir.join("e.safetensors");
-        let o = jepa(&[
-            "embed",
-            "--checkpoint",
-            &s(bad),
-            "--images",
-            &s(&imgs),
-            "--out",
-            &s(&out),
-        ]);
+        let o = embed(&s(bad), &s(&imgs), &s(&out), &[]);
         assert_error(&o, 1, &[&name]);
         no_files(&outdir);
     }
@@ -260,15 +220,7 @@ fn checkpoint_of_the_wrong_shape() {
     std::fs::create_dir(&imgs).unwrap();
     png(&imgs.join("a.png"));
     let out = t.path().join("e.npy");
-    let o = jepa(&[
-        "embed",
-        "--checkpoint",
-        &s(&wrong),
-        "--images",
-        &s(&imgs),
-        "--out",
-        &s(&out),
-    ]);
+    let o = embed(&s(&wrong), &s(&imgs), &s(&out), &[]);
     assert_error(&o, 1, &["wrong.safetensors", "blocks.0.attn.qkv.weight"]);
     assert!(!out.exists());
     let cif = t.path().join("cif");
@@ -376,25 +328,9 @@ fn cuda_requested_without_cuda() {
 fn bad_output_paths_fail_before_any_work() {
     let t = tempfile::tempdir().unwrap();
     let ck = encoder_checkpoint(t.path(), false);
-    let o = jepa(&[
-        "embed",
-        "--checkpoint",
-        &s(&ck),
-        "--images",
-        ".",
-        "--out",
-        &s(&t.path().join("e.csv")),
-    ]);
+    let o = embed(&s(&ck), ".", &s(&t.path().join("e.csv")), &[]);
     assert_error(&o, 2, &["e.csv", ".npy"]);
-    let o = jepa(&[
-        "embed",
-        "--checkpoint",
-        &s(&ck),
-        "--images",
-        ".",
-        "--out",
-        &s(&t.path().join("no/dir/e.npy")),
-    ]);
+    let o = embed(&s(&ck), ".", &s(&t.path().join("no/dir/e.npy")), &[]);
     assert_error(&o, 2, &["no/dir"]);
     assert_error(&jepa(&["plot", &s(t.path())]), 1, &["metrics.jsonl"]);
     assert_error(&jepa(&["bench", "--threads", "0"]), 2, &["--threads"]);
