@@ -27,7 +27,12 @@ fn bench_attention(c: &mut Criterion) {
     for (b, h, n, d) in [(64usize, 3usize, 64usize, 64usize), (16, 12, 196, 64)] {
         let s = attention::AttnShape { b, h, n, d };
         let len = b * h * n * d;
-        let (q, k, v, dout) = (random_vec(len, 1), random_vec(len, 2), random_vec(len, 3), random_vec(len, 4));
+        let (q, k, v, dout) = (
+            random_vec(len, 1),
+            random_vec(len, 2),
+            random_vec(len, 3),
+            random_vec(len, 4),
+        );
         let (mut out, mut lse) = (vec![0f32; len], vec![0f32; b * h * n]);
         let (mut dq, mut dk, mut dv) = (vec![0f32; len], vec![0f32; len], vec![0f32; len]);
         let scale = (d as f32).powf(-0.5);
@@ -42,7 +47,9 @@ fn bench_attention(c: &mut Criterion) {
         g.bench_function(format!("fwd_bwd_{tag}"), |bch| {
             bch.iter(|| {
                 attention::attention_fwd(s, scale, &q, &k, &v, &mut out, &mut lse);
-                attention::attention_bwd(s, scale, &q, &k, &v, &out, &lse, &dout, &mut dq, &mut dk, &mut dv);
+                attention::attention_bwd(
+                    s, scale, &q, &k, &v, &out, &lse, &dout, &mut dq, &mut dk, &mut dv,
+                );
             })
         });
     }
@@ -61,14 +68,43 @@ fn bench_layernorm(c: &mut Criterion) {
     g.throughput(Throughput::Bytes((2 * rows * dim * 4) as u64));
     g.bench_function("fwd_4096x192", |bch| {
         bch.iter(|| {
-            layernorm::layernorm_fwd(rows, dim, 1e-6, &x, Some(&w), Some(&bias), &mut out, &mut mean, &mut rstd)
+            layernorm::layernorm_fwd(
+                rows,
+                dim,
+                1e-6,
+                &x,
+                Some(&w),
+                Some(&bias),
+                &mut out,
+                &mut mean,
+                &mut rstd,
+            )
         })
     });
     g.bench_function("fwd_bwd_4096x192", |bch| {
         bch.iter(|| {
-            layernorm::layernorm_fwd(rows, dim, 1e-6, &x, Some(&w), Some(&bias), &mut out, &mut mean, &mut rstd);
+            layernorm::layernorm_fwd(
+                rows,
+                dim,
+                1e-6,
+                &x,
+                Some(&w),
+                Some(&bias),
+                &mut out,
+                &mut mean,
+                &mut rstd,
+            );
             layernorm::layernorm_bwd(
-                rows, dim, &x, Some(&w), &mean, &rstd, &dout, &mut dx, Some(&mut dw), Some(&mut db),
+                rows,
+                dim,
+                &x,
+                Some(&w),
+                &mean,
+                &rstd,
+                &dout,
+                &mut dx,
+                Some(&mut dw),
+                Some(&mut db),
             );
         })
     });
@@ -99,10 +135,25 @@ fn bench_gather_vicreg(c: &mut Criterion) {
     let mut g = c.benchmark_group("vicreg");
     g.throughput(Throughput::Elements(2 * 2 * (rows * dim * dim) as u64));
     g.bench_function("fwd_bwd_256x192", |bch| {
-        bch.iter(|| black_box(vicreg::vicreg(rows, dim, &e, 1e-4, Some(&mut dv), Some(&mut dc))))
+        bch.iter(|| {
+            black_box(vicreg::vicreg(
+                rows,
+                dim,
+                &e,
+                1e-4,
+                Some(&mut dv),
+                Some(&mut dc),
+            ))
+        })
     });
     g.finish();
 }
 
-criterion_group!(benches, bench_gemm, bench_attention, bench_layernorm, bench_gather_vicreg);
+criterion_group!(
+    benches,
+    bench_gemm,
+    bench_attention,
+    bench_layernorm,
+    bench_gather_vicreg
+);
 criterion_main!(benches);

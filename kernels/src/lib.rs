@@ -12,4 +12,3 @@
 
 pub mod cpu;
 pub mod cuda;
-

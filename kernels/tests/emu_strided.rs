@@ -26,13 +26,7 @@ fn contiguous(dims: &[usize]) -> Vec<usize> {
     s
 }
 
-fn copy_case(
-    dims: &[usize],
-    src: Operand,
-    dst: Operand,
-    src_len: usize,
-    dst_len: usize,
-) {
+fn copy_case(dims: &[usize], src: Operand, dst: Operand, src_len: usize, dst_len: usize) {
     let m = StridedMeta::new(dims, src, dst).unwrap();
     assert!(
         m.span_a() <= src_len && m.span_b() <= dst_len,

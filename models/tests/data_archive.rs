@@ -133,7 +133,11 @@ proptest::proptest! {
 #[test]
 fn shared_cifar10_archive() {
     let path = std::env::var("JEPA_CIFAR10_TAR").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/datasets/cifar10-train-jpeg.tar.gz").into()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/datasets/cifar10-train-jpeg.tar.gz"
+        )
+        .into()
     });
     let ds = ImageArchive::open(std::path::Path::new(&path)).unwrap();
     assert_eq!((ds.len(), ds.num_classes()), (50_000, 10));
