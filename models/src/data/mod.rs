@@ -9,6 +9,7 @@
 #[cfg(feature = "images")]
 mod archive;
 mod cifar;
+mod color;
 #[cfg(feature = "images")]
 mod folder;
 mod idx;

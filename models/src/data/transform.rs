@@ -1,5 +1,6 @@
 //! Image transforms to normalised CHW `f32` (methods.md §1.9 for training, §7 for evaluation).
 
+use super::color;
 use super::resize::{crop_resize, CropBox};
 use super::{DataError, ImageU8};
 use crate::rng::Rng;
@@ -38,7 +39,8 @@ impl Normalize {
 }
 
 /// Training augmentation: RandomResizedCrop (torchvision's sampling, PIL-style bilinear),
-/// optional horizontal flip, normalisation.
+/// optional horizontal flip, optional VICReg-style colour jitter and random grayscale,
+/// normalisation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainTransform {
     /// Output side (square output).
@@ -52,6 +54,11 @@ pub struct TrainTransform {
     /// Output channels: 3 (grey input replicated) or 1 (RGB input reduced to luma).
     pub channels: usize,
     pub normalize: Normalize,
+    /// Colour-jitter strength `s` in `[0, 1]` (0: off). With probability 0.8, torchvision
+    /// `ColorJitter(0.4·s, 0.4·s, 0.2·s, 0.1·s)` in a random order (VICReg uses `s = 1`).
+    pub color_jitter: f64,
+    /// Probability in `[0, 1]` of replacing the image by its luma on all channels (VICReg: 0.2).
+    pub grayscale: f64,
 }
 
 impl TrainTransform {
@@ -64,6 +71,8 @@ impl TrainTransform {
             hflip: false,
             channels: 3,
             normalize: Normalize::imagenet(),
+            color_jitter: 0.0,
+            grayscale: 0.0,
         }
     }
 
@@ -158,6 +167,13 @@ impl Transform {
                 if !(r0.is_finite() && r1.is_finite() && 0.0 < r0 && r0 <= r1) {
                     return bad(format!("train ratio ({r0}, {r1})"));
                 }
+                // `contains` is false for NaN, so this also rejects non-numbers.
+                if !(0.0..=1.0).contains(&t.color_jitter) || !(0.0..=1.0).contains(&t.grayscale) {
+                    return bad(format!(
+                        "colour jitter strength {} / grayscale probability {} outside [0, 1]",
+                        t.color_jitter, t.grayscale
+                    ));
+                }
                 (t.channels, &t.normalize)
             }
             Self::Eval(e) => {
@@ -177,7 +193,9 @@ impl Transform {
         Ok(())
     }
 
-    /// Transforms one image to normalised CHW `f32`. `rng` drives the random crop and flip.
+    /// Transforms one image to normalised CHW `f32`. `rng` drives the random crop and flip, then
+    /// the colour jitter and grayscale draws; a transform without colour augmentation makes
+    /// exactly the crop and flip draws.
     pub fn apply(&self, img: &ImageU8, rng: &mut Rng) -> Result<Vec<f32>, DataError> {
         self.validate()?;
         img.check()?;
@@ -193,17 +211,26 @@ impl Transform {
                 (planes, e.crop, e.crop, false, e.channels, &e.normalize)
             }
         };
-        let mut planes = convert_channels(planes, img.channels, channels, out_h * out_w);
+        let hw = out_h * out_w;
+        let mut planes = convert_channels(planes, img.channels, channels, hw);
         if flip {
             for row in planes.chunks_exact_mut(out_w) {
                 row.reverse();
             }
         }
-        for (ch, plane) in planes.chunks_exact_mut(out_h * out_w).enumerate() {
-            let (m, s) = (norm.mean[ch], norm.std[ch]);
-            for v in plane {
-                *v = (*v / 255.0 - m) / s;
+        // Scaling to [0, 1] and then normalising rounds exactly as the one-expression
+        // `(x / 255 − mean) / std` did, so outputs without colour draws keep their bits.
+        planes.iter_mut().for_each(|v| *v /= 255.0);
+        if let Self::Train(t) = self {
+            let ops = color::draw_jitter(t.color_jitter, rng);
+            color::apply_ops(&mut planes, channels, hw, &ops);
+            if t.grayscale > 0.0 && rng.bernoulli(t.grayscale) {
+                color::to_grayscale(&mut planes, channels, hw);
             }
+        }
+        for (ch, plane) in planes.chunks_exact_mut(hw).enumerate() {
+            let (m, s) = (norm.mean[ch], norm.std[ch]);
+            plane.iter_mut().for_each(|v| *v = (*v - m) / s);
         }
         Ok(planes)
     }
@@ -287,5 +314,35 @@ mod tests {
                 width: 10
             }
         );
+    }
+
+    #[test]
+    fn without_colour_augmentation_only_the_crop_is_drawn() {
+        // The pre-colour transform: crop, resize, `(x / 255 − mean) / std` in one expression.
+        let img = ImageU8::new(
+            20,
+            24,
+            3,
+            (0..20 * 24 * 3).map(|i| (i * 7 % 256) as u8).collect(),
+        )
+        .unwrap();
+        let t = TrainTransform::ijepa(8);
+        for seed in 0..8 {
+            let mut plain = Rng::new(seed);
+            let crop = t.sample_crop(20, 24, &mut plain);
+            let mut want = crop_resize(&img, crop, 8, 8);
+            for (ch, plane) in want.chunks_exact_mut(64).enumerate() {
+                let (m, s) = (t.normalize.mean[ch], t.normalize.std[ch]);
+                plane.iter_mut().for_each(|v| *v = (*v / 255.0 - m) / s);
+            }
+            let mut rng = Rng::new(seed);
+            let got = Transform::Train(t.clone()).apply(&img, &mut rng).unwrap();
+            let same = got
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same && got.len() == want.len(), "seed {seed}");
+            assert_eq!(rng.state(), plain.state(), "no draw beyond the crop");
+        }
     }
 }
