@@ -11,12 +11,15 @@ use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 
-use super::{DataError, Dataset, Transform};
+use super::{DataError, Dataset, ImageU8, Transform};
 use crate::masks::{MaskBatch, MaskGenerator};
 use crate::rng::Rng;
 
 const ORDER_STREAM: u64 = 0x6f72_6472; // "ordr"
 const AUGMENT_STREAM: u64 = 0x6175_676d; // "augm"
+/// Tag of the second view's streams: appended to the augmentation seeds, and the masks of view 2
+/// come from `(run_seed, step, VIEW2_STREAM)` instead of the generator's own stream.
+const VIEW2_STREAM: u64 = 0x76_6965_7732; // "view2"
 
 /// Loader settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +39,8 @@ pub struct LoaderConfig {
     pub start_batch: usize,
     /// Stop before this epoch index; `None` runs until the loader is dropped.
     pub end_epoch: Option<usize>,
+    /// Augmented views per image: 1, or 2 for two-view methods (C-JEPA variant A).
+    pub views: usize,
 }
 
 impl LoaderConfig {
@@ -51,11 +56,14 @@ impl LoaderConfig {
             start_epoch: 0,
             start_batch: 0,
             end_epoch: Some(1),
+            views: 1,
         }
     }
 }
 
-/// One batch: `images` is `[B, C, H, W]` row-major.
+/// One batch: `images` is `[B, C, H, W]` row-major. With two views, `images2` / `masks2` hold
+/// the second augmentation of the same samples and its own masks; view 1 is exactly what a
+/// one-view loader gives.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Batch {
     pub epoch: usize,
@@ -69,6 +77,10 @@ pub struct Batch {
     pub indices: Vec<usize>,
     /// Masks for this step, when the loader was given a generator.
     pub masks: Option<MaskBatch>,
+    /// The second view `[B, C, H, W]` (`views == 2` only).
+    pub images2: Option<Vec<f32>>,
+    /// Independent masks of the second view (`views == 2` and a generator only).
+    pub masks2: Option<MaskBatch>,
 }
 
 /// Iterator over batches; ends after `end_epoch` or at the first error (yielded once).
@@ -114,6 +126,9 @@ impl Loader {
             return bad(format!(
                 "loader needs batch_size, workers, prefetch >= 1: {cfg:?}"
             ));
+        }
+        if !matches!(cfg.views, 1 | 2) {
+            return bad(format!("views {}, expected 1 or 2", cfg.views));
         }
         let per_epoch = batches_per_epoch(dataset.len(), cfg.batch_size, cfg.drop_last);
         if per_epoch == 0 {
@@ -216,42 +231,78 @@ impl<D: Dataset> Producer<D> {
     fn build(&self, epoch: usize, b: usize, indices: Vec<usize>) -> Result<Batch, DataError> {
         let [c, h, w] = self.transform.output_shape();
         let per = c * h * w;
-        let mut images = vec![0.0f32; indices.len() * per];
+        let n = indices.len();
+        let mut images = vec![0.0f32; n * per];
+        let mut images2 = (self.cfg.views == 2).then(|| vec![0.0f32; n * per]);
+        // One optional destination per sample, so both views share one parallel pass (and one
+        // decode of each image).
+        let mut dst2: Vec<Option<&mut [f32]>> = match images2.as_mut() {
+            Some(v) => v.chunks_mut(per).map(Some).collect(),
+            None => (0..n).map(|_| None).collect(),
+        };
         let (seed, ds, tf) = (self.cfg.seed, &self.dataset, &self.transform);
         let labels = self.pool.install(|| {
             images
                 .par_chunks_mut(per)
+                .zip(dst2.par_iter_mut())
                 .zip(indices.par_iter())
-                .map(|(dst, &i)| {
+                .map(|((dst, dst2), &i)| {
                     let img = ds.image(i)?;
-                    let mut rng = Rng::from_seeds(&[seed, AUGMENT_STREAM, epoch as u64, i as u64]);
-                    let out = tf.apply(&img, &mut rng)?;
-                    if out.len() != dst.len() {
-                        return Err(DataError::InvalidConfig(format!(
-                            "sample {i}: transform gave {} values, expected {}",
-                            out.len(),
-                            dst.len()
-                        )));
+                    let stream = [seed, AUGMENT_STREAM, epoch as u64, i as u64, VIEW2_STREAM];
+                    transform_into(tf, &img, &mut Rng::from_seeds(&stream[..4]), dst, i)?;
+                    if let Some(dst2) = dst2 {
+                        transform_into(tf, &img, &mut Rng::from_seeds(&stream), dst2, i)?;
                     }
-                    dst.copy_from_slice(&out);
                     ds.label(i)
                 })
                 .collect::<Result<Vec<usize>, DataError>>()
         })?;
+        drop(dst2);
         let step = (epoch * self.per_epoch + b) as u64;
-        let masks = match &self.masks {
-            Some((gen, run_seed)) => Some(gen.generate(indices.len(), *run_seed, step)?),
-            None => None,
+        let (masks, masks2) = match &self.masks {
+            Some((gen, run_seed)) => {
+                let m1 = gen.generate(n, *run_seed, step)?;
+                let m2 = if self.cfg.views == 2 {
+                    let mut rng = Rng::from_seeds(&[*run_seed, step, VIEW2_STREAM]);
+                    Some(gen.generate_with(n, &mut rng)?)
+                } else {
+                    None
+                };
+                (Some(m1), m2)
+            }
+            None => (None, None),
         };
         Ok(Batch {
             epoch,
             batch_in_epoch: b,
             step,
-            shape: [indices.len(), c, h, w],
+            shape: [n, c, h, w],
             images,
             labels,
             indices,
             masks,
+            images2,
+            masks2,
         })
     }
+}
+
+/// Transforms sample `i` into its slot of the batch.
+fn transform_into(
+    tf: &Transform,
+    img: &ImageU8,
+    rng: &mut Rng,
+    dst: &mut [f32],
+    i: usize,
+) -> Result<(), DataError> {
+    let out = tf.apply(img, rng)?;
+    if out.len() != dst.len() {
+        return Err(DataError::InvalidConfig(format!(
+            "sample {i}: transform gave {} values, expected {}",
+            out.len(),
+            dst.len()
+        )));
+    }
+    dst.copy_from_slice(&out);
+    Ok(())
 }
