@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::TrainError;
-use crate::data::TrainTransform;
+use crate::data::{TrainTransform, Transform};
 use crate::jepa::{CJepaVariant, JepaConfig, Method, OptimConfig};
 use crate::masks::{ContextLists, MaskConfig, MaskMode};
 use crate::optim::{CosineWd, EmaSchedule, WarmupCosine};
@@ -209,13 +209,7 @@ impl TrainConfig {
                     .into());
             }
         }
-        if self.jepa.method == Method::CJepa && self.jepa.cjepa.variant == CJepaVariant::TwoViews {
-            return bad(
-                "C-JEPA variant A (two augmented views) is not supported by the \
-                        trainer's single-view loader"
-                    .into(),
-            );
-        }
+        Transform::Train(self.transform.clone()).validate()?;
         let min_batch = if self.jepa.method == Method::CJepa {
             2
         } else {
@@ -267,9 +261,32 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// Whether the method trains on two augmented views per image (C-JEPA variant A).
+    pub(crate) fn two_views(&self) -> bool {
+        self.jepa.method == Method::CJepa && self.jepa.cjepa.variant == CJepaVariant::TwoViews
+    }
+
     /// The settings a resumed run must share with the checkpoint for the trajectory to be the
-    /// one it would have been: architecture, method, loss, batch and seed.
+    /// one it would have been: architecture, method (C-JEPA variant included), loss, batch,
+    /// seed and training augmentation.
     pub fn fingerprint(&self) -> String {
+        format!("{};transform={:?}", self.fingerprint_v1(), self.transform)
+    }
+
+    /// Whether a checkpoint with fingerprint `fp` may be resumed by this run. Checkpoints
+    /// written before the transform joined the fingerprint are accepted when this run has no
+    /// colour augmentation, the only kind those runs could have had.
+    pub(crate) fn accepts_fingerprint(&self, fp: &str) -> bool {
+        let t = &self.transform;
+        fp == self.fingerprint()
+            || (!fp.contains(";transform=")
+                && t.color_jitter == 0.0
+                && t.grayscale == 0.0
+                && fp == self.fingerprint_v1())
+    }
+
+    /// The fingerprint without the transform (its form before colour augmentation existed).
+    fn fingerprint_v1(&self) -> String {
         let j = &self.jepa;
         format!(
             "method={:?};encoder={:?};predictor={:?};loss={:?};cjepa={:?};ec={:?};batch={};seed={}",

@@ -5,8 +5,59 @@ use jepa_engine::{Device, RowIndex, Tensor};
 use super::TrainError;
 use crate::data::Batch;
 use crate::eval::{feature_std, rankme, FeatureMatrix};
-use crate::jepa::Jepa;
-use crate::masks::IndexBatch;
+use crate::jepa::{self, Jepa};
+use crate::masks::{IndexBatch, MaskBatch};
+
+/// One view of a loader batch as step inputs: the images as a tensor, the masks as row indices.
+pub(crate) struct ViewInputs {
+    imgs: Tensor,
+    enc: Vec<RowIndex>,
+    pred: Vec<RowIndex>,
+}
+
+impl ViewInputs {
+    /// View 1 (`images`, `masks`).
+    pub(crate) fn first(batch: &Batch) -> Result<Self, TrainError> {
+        Self::new(&batch.images, batch.shape, batch.masks.as_ref(), "")
+    }
+
+    /// View 2 (`images2`, `masks2`) of a two-view batch.
+    pub(crate) fn second(batch: &Batch) -> Result<Self, TrainError> {
+        let imgs = batch.images2.as_deref().ok_or_else(|| {
+            TrainError::Config("two-view training got a batch without a second view".into())
+        })?;
+        Self::new(
+            imgs,
+            batch.shape,
+            batch.masks2.as_ref(),
+            " for the second view",
+        )
+    }
+
+    fn new(
+        images: &[f32],
+        shape: [usize; 4],
+        masks: Option<&MaskBatch>,
+        which: &str,
+    ) -> Result<Self, TrainError> {
+        let masks = masks.ok_or_else(|| {
+            TrainError::Config(format!("loader gave a batch without masks{which}"))
+        })?;
+        Ok(Self {
+            imgs: Tensor::from_slice(images, shape, Device::Cpu)?,
+            enc: row_indices(&masks.enc)?,
+            pred: row_indices(&masks.pred)?,
+        })
+    }
+
+    pub(crate) fn batch(&self) -> jepa::Batch<'_> {
+        jepa::Batch {
+            imgs: &self.imgs,
+            masks_enc: &self.enc,
+            masks_pred: &self.pred,
+        }
+    }
+}
 
 /// RankMe and feature std of the batch's pooled target features.
 pub(crate) fn collapse_metrics(

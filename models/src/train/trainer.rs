@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::config::{Duration, TrainConfig};
 use super::hooks::EvalHook;
-use super::inputs::{collapse_metrics, images, row_indices};
+use super::inputs::{collapse_metrics, images, ViewInputs};
 use super::record::{StepRecord, StopReason, TrainOutcome};
 use super::source::{open_dataset, Split};
 use super::state::StateMeta;
@@ -18,7 +18,7 @@ use super::state::{load_state, parameters_finite, read_meta, to_checkpoint, RunP
 use super::{Progress, TrainError};
 use crate::checkpoint::Checkpoint;
 use crate::data::{batches_per_epoch, Batch, Dataset, Loader, LoaderConfig, Transform};
-use crate::jepa::{self, Jepa, StepStats};
+use crate::jepa::{Jepa, StepStats};
 use crate::masks::MaskGenerator;
 use crate::metrics::MetricsLogger;
 use crate::vit::ModelError;
@@ -106,7 +106,7 @@ impl Trainer {
         let ck = Checkpoint::load(checkpoint)?;
         let meta = read_meta(&ck)?;
         let fp = self.cfg.fingerprint();
-        if meta.fingerprint != fp {
+        if !self.cfg.accepts_fingerprint(&meta.fingerprint) {
             return Err(TrainError::Resume(format!(
                 "{} was written by a different run:\n  checkpoint: {}\n  this run:   {fp}",
                 checkpoint.display(),
@@ -345,6 +345,7 @@ impl Trainer {
         lc.start_epoch = pos.epoch as usize;
         lc.start_batch = pos.batch_in_epoch as usize;
         lc.end_epoch = Some(self.total_steps.div_ceil(self.ipe) as usize);
+        lc.views = if self.cfg.two_views() { 2 } else { 1 };
         Ok(Loader::new(
             Arc::new(self.dataset.clone()),
             Transform::Train(self.cfg.transform.clone()),
@@ -353,23 +354,21 @@ impl Trainer {
         )?)
     }
 
-    /// One optimizer step on `batch`, with the NaN/Inf guard.
+    /// One optimizer step on `batch` (both views for C-JEPA variant A), with the NaN/Inf guard.
     fn step(&mut self, batch: &Batch) -> Result<StepStats, TrainError> {
-        let imgs = images(batch)?;
-        let masks = batch
-            .masks
-            .as_ref()
-            .ok_or_else(|| TrainError::Config("loader gave a batch without masks".into()))?;
-        let enc = row_indices(&masks.enc)?;
-        let pred = row_indices(&masks.pred)?;
-        let step = self.jepa.steps_done() + 1;
-        let jb = jepa::Batch {
-            imgs: &imgs,
-            masks_enc: &enc,
-            masks_pred: &pred,
+        let v1 = ViewInputs::first(batch)?;
+        let v2 = if self.cfg.two_views() {
+            Some(ViewInputs::second(batch)?)
+        } else {
+            None
         };
+        let step = self.jepa.steps_done() + 1;
         let (jepa, pool) = (&mut self.jepa, &self.pool);
-        let stats = match pool.install(|| jepa.train_step(jb)) {
+        let result = pool.install(|| match &v2 {
+            Some(v2) => jepa.train_step_two_views(v1.batch(), v2.batch()),
+            None => jepa.train_step(v1.batch()),
+        });
+        let stats = match result {
             Ok(s) => s,
             // The step checks its loss before backward, so the parameters are untouched.
             Err(ModelError::Input(msg)) if msg.starts_with("non-finite loss") => {
