@@ -1,16 +1,25 @@
-//! Times the ViT-Tiny/4 forward (batch 64) and the I-JEPA training step (batch 64, predictor
-//! 96 × 4) on random data: `cargo run --release -p jepa-models --example step_timing [--forward
-//! | --step] [--batch N] [--iters N] [--warmup N]`.
+//! Times the ViT-Tiny/4 forward (batch 64) and one training step (batch 64, predictor 96 × 4) on
+//! random data: `cargo run --release -p jepa-models --example step_timing [--forward | --step]
+//! [--method ijepa|cjepa|cjepa-a] [--tape] [--batch N] [--iters N] [--warmup N]`.
+//!
+//! `cjepa` is the default single-view C-JEPA (§4.2), `cjepa-a` variant A (§4.3, two views,
+//! β 0.04); `--tape` turns the manual-backward fast path off, to separate "tape vs manual" from
+//! "one view vs two" (variant A always runs on the tape).
 
-use jepa_models::jepa::{bench_ijepa_step, bench_vit_forward, tiny_step_config, BenchReport};
+use jepa_models::jepa::{
+    bench_ijepa_step, bench_vit_forward, tiny_step_config, BenchReport, CJepaConfig, Method,
+};
 use jepa_models::vit::{VitConfig, VitSize};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |flag: &str, default: usize| {
+    let value = |flag: &str| {
         args.iter()
             .position(|a| a == flag)
             .and_then(|i| args.get(i + 1))
+    };
+    let get = |flag: &str, default: usize| {
+        value(flag)
             .map(|v| v.parse().expect("a number"))
             .unwrap_or(default)
     };
@@ -22,7 +31,18 @@ fn main() {
         print(&bench_vit_forward(&cfg, batch, warmup, iters).expect("forward bench"));
     }
     if !only_fwd {
-        print(&bench_ijepa_step(&tiny_step_config(), batch, warmup, iters).expect("step bench"));
+        let mut cfg = tiny_step_config();
+        match value("--method").map(String::as_str).unwrap_or("ijepa") {
+            "ijepa" => {}
+            "cjepa" => cfg.method = Method::CJepa,
+            "cjepa-a" => {
+                cfg.method = Method::CJepa;
+                cfg.cjepa = CJepaConfig::two_views(0.04);
+            }
+            other => panic!("--method {other}: expected ijepa, cjepa or cjepa-a"),
+        }
+        cfg.manual_backward = !args.iter().any(|a| a == "--tape");
+        print(&bench_ijepa_step(&cfg, batch, warmup, iters).expect("step bench"));
     }
 }
 

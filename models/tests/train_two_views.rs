@@ -173,3 +173,20 @@ fn bad_augmentation_strengths_fail_validation() {
     cfg.transform.grayscale = 1.5;
     assert!(matches!(Trainer::new(cfg), Err(TrainError::Data(_))));
 }
+
+#[test]
+fn step_bench_times_variant_a_on_two_views() {
+    let mut cfg = jepa_models::jepa::JepaConfig::new(
+        Method::CJepa,
+        VitConfig::custom(32, 1, 2, 32, 4),
+        16,
+        1,
+    );
+    cfg.cjepa = CJepaConfig::two_views(0.04);
+    let r = jepa_models::jepa::bench_ijepa_step(&cfg, 4, 0, 2).unwrap();
+    assert_eq!(
+        (r.label.as_str(), r.batch, r.times_ms.len()),
+        ("CJepa two-view step", 4, 2)
+    );
+    assert!(r.median_ms > 0.0);
+}

@@ -1,7 +1,7 @@
 //! Timing entry points for the CLI's bench and the `step_timing` example: ViT forward and one
 //! full training step on random data with pre-sampled official-style masks.
 
-use super::config::{JepaConfig, Method};
+use super::config::{CJepaVariant, JepaConfig, Method};
 use super::model::{Batch, Jepa};
 use crate::masks::{MaskConfig, MaskGenerator};
 use crate::vit::{index, ModelError, ModelResult, VisionTransformer, VitConfig, VitSize};
@@ -67,7 +67,9 @@ pub fn bench_vit_forward(
 }
 
 /// `warmup + iters` full training steps (targets, context, predictor, loss, backward, AdamW,
-/// EMA) on random images with masks from the official generator (parity, min_keep 4).
+/// EMA) on random images with masks from the official generator (parity, min_keep 4). C-JEPA
+/// variant A steps on two views (a second random image set with its own masks); `batch` and
+/// `images_per_s` count images, not views.
 pub fn bench_ijepa_step(
     cfg: &JepaConfig,
     batch: usize,
@@ -83,31 +85,40 @@ pub fn bench_ijepa_step(
     let mut times = Vec::with_capacity(iters);
     let (mut kc, mut kt) = (0usize, 0usize);
     let imgs = random_images(&cfg.encoder, batch, 2)?;
+    let two_views = cfg.method == Method::CJepa && cfg.cjepa.variant == CJepaVariant::TwoViews;
+    let imgs2 = two_views
+        .then(|| random_images(&cfg.encoder, batch, 3))
+        .transpose()?;
     let mut cpu0 = None;
     for i in 0..warmup + iters {
         if i == warmup {
             cpu0 = cpu_ms();
         }
-        let m = gen
-            .generate(batch, cfg.seed, i as u64)
-            .map_err(|e| ModelError::Mask(e.to_string()))?;
-        let me: Vec<RowIndex> = m
-            .enc
-            .iter()
-            .map(index::from_index_batch)
-            .collect::<Result<_, _>>()?;
-        let mp: Vec<RowIndex> = m
-            .pred
-            .iter()
-            .map(index::from_index_batch)
-            .collect::<Result<_, _>>()?;
+        let (me, mp) = step_masks(&gen, batch, cfg.seed, i as u64)?;
         let b = Batch {
             imgs: &imgs,
             masks_enc: &me,
             masks_pred: &mp,
         };
+        // The second view's masks are drawn before the clock starts, like the first view's.
+        let view2 = match &imgs2 {
+            Some(im) => Some((
+                im,
+                step_masks(&gen, batch, cfg.seed.wrapping_add(1), i as u64)?,
+            )),
+            None => None,
+        };
         let t0 = Instant::now();
-        jepa.train_step(b)?;
+        if let Some((imgs2, (me2, mp2))) = &view2 {
+            let b2 = Batch {
+                imgs: imgs2,
+                masks_enc: me2,
+                masks_pred: mp2,
+            };
+            jepa.train_step_two_views(b, b2)?;
+        } else {
+            jepa.train_step(b)?;
+        }
         if i >= warmup {
             times.push(t0.elapsed().as_secs_f64() * 1e3);
             kc += me[0].dims().1;
@@ -115,10 +126,31 @@ pub fn bench_ijepa_step(
         }
     }
     let cpu = cpu0.zip(cpu_ms()).map(|(a, b)| (b - a) / iters as f64);
-    let mut r = report(format!("{:?} step", cfg.method), batch, times, cpu);
+    let label = if two_views {
+        "CJepa two-view step".to_string()
+    } else {
+        format!("{:?} step", cfg.method)
+    };
+    let mut r = report(label, batch, times, cpu);
     r.mean_context_tokens = Some(kc as f64 / iters as f64);
     r.mean_target_tokens = Some(kt as f64 / iters as f64);
     Ok(r)
+}
+
+/// The masks of one step as row indices: (context, targets).
+fn step_masks(
+    gen: &MaskGenerator,
+    batch: usize,
+    seed: u64,
+    step: u64,
+) -> ModelResult<(Vec<RowIndex>, Vec<RowIndex>)> {
+    let m = gen
+        .generate(batch, seed, step)
+        .map_err(|e| ModelError::Mask(e.to_string()))?;
+    let rows = |v: &[crate::masks::IndexBatch]| -> ModelResult<Vec<RowIndex>> {
+        v.iter().map(index::from_index_batch).collect()
+    };
+    Ok((rows(&m.enc)?, rows(&m.pred)?))
 }
 
 fn check_counts(batch: usize, iters: usize) -> ModelResult<()> {
