@@ -115,6 +115,10 @@ pub struct PretrainArgs {
     /// Seed of parameter init, data order, augmentation and masks.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Hold N images out of --data and never pretrain on them: the same stratified split that
+    /// `jepa probe --holdout N` scores on (for data without a test split)
+    #[arg(long, value_name = "N")]
+    pub holdout: Option<usize>,
     /// Continue from the latest checkpoint in --out.
     #[arg(long)]
     pub resume: bool,

@@ -2,13 +2,13 @@
 //! presets, and `pretrain` flags that override both. Precedence, lowest first: built-in defaults
 //! (the `vit-tiny-cifar` preset), `--preset`, `--config` (which may itself name a preset), flags.
 
+mod check;
 mod presets;
 mod resolve;
 
+pub use check::{cjepa_variant, conditioning, mask_config, regression_loss, validate};
 pub use presets::{preset, PRESETS};
-pub use resolve::{
-    conditioning, mask_config, parse_config_text, resolve, saved_config, validate, MODEL_SIZES,
-};
+pub use resolve::{parse_config_text, resolve, saved_config, MODEL_SIZES};
 
 use std::path::PathBuf;
 
@@ -85,6 +85,14 @@ pub struct DataSection {
     pub hflip: bool,
     /// Smallest RandomResizedCrop area fraction (official 0.3).
     pub crop_scale_min: f64,
+    /// Colour-jitter strength in [0, 1] (0: off, the official I-JEPA setting); 1 is VICReg's
+    /// brightness 0.4, contrast 0.4, saturation 0.2, hue 0.1, applied with probability 0.8.
+    pub color_jitter: f64,
+    /// Probability of converting a training crop to grey (VICReg: 0.2).
+    pub grayscale: f64,
+    /// Images held out of the training data and never pretrained on: the same stratified split
+    /// that `jepa probe --holdout N` scores on (0: pretrain on everything).
+    pub holdout: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,6 +121,8 @@ pub struct TrainSection {
     pub log_every: u64,
     /// Compute RankMe of the target features every N steps (0: never).
     pub rankme_every: u64,
+    /// Prediction loss against the normalised targets: `smooth-l1` (official) or `mse`.
+    pub loss: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -154,6 +164,12 @@ pub struct OutputSection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CjepaSection {
+    /// Which embeddings VICReg acts on (methods.md §4.2–§4.4): `predictions` (default, pooled
+    /// predictor outputs), `two-views` (variant A: pooled context features of two augmented
+    /// views) or `predictions-and-context` (variant B).
+    pub variant: String,
+    /// Outer weight β of the VICReg terms.
+    pub beta: f64,
     /// μ: weight of the VICReg variance hinge on pooled predictions (methods.md §4.2).
     pub var_weight: f64,
     /// ν: weight of the covariance term.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use indicatif::ProgressBar;
-use jepa_models::data::Dataset;
+use jepa_models::data::{Dataset, Subset};
 use jepa_models::eval::ProbeReport;
 use jepa_models::train::{
     Progress, StepRecord, StopReason, TrainConfig, TrainOutcome, Trainer, CHECKPOINT_FILE,
@@ -18,7 +18,7 @@ use crate::args::PretrainArgs;
 use crate::config::{resolve, saved_config, RunConfig};
 use crate::datasets::{self, Split};
 use crate::error::{CliError, CliResult};
-use crate::{atomic, plot, progress, runtime, train_config};
+use crate::{atomic, plot, probe, progress, runtime, train_config};
 
 /// The progress bar (or one log line per `log_every` steps without a terminal / with
 /// `--no-progress`).
@@ -173,8 +173,19 @@ pub fn train(
     // The CLI opens the data itself: same format recognition as `probe`, and a CIFAR or idx
     // directory holding only one split still trains.
     let (dataset, described) = datasets::open(data, Split::Train)?;
-    eprintln!("jepa: training data {described}: {} images", dataset.len());
-    train_on(cfg, tc, Arc::new(dataset), dir, resume, show_bar)
+    if cfg.data.holdout == 0 {
+        eprintln!("jepa: training data {described}: {} images", dataset.len());
+        return train_on(cfg, tc, Arc::new(dataset), dir, resume, show_bar);
+    }
+    let (rest, _) = probe::holdout_split(&dataset, cfg.data.holdout, data, probe::HOLDOUT_SEED)?;
+    eprintln!(
+        "jepa: training data {described}: {} images, {} held out (`jepa probe --holdout {}`)",
+        rest.len(),
+        cfg.data.holdout,
+        cfg.data.holdout
+    );
+    let subset = Subset::new(Arc::new(dataset), rest)?;
+    train_on(cfg, tc, Arc::new(subset), dir, resume, show_bar)
 }
 
 /// Runs the trainer on an opened dataset (quickstart passes a subset).

@@ -55,6 +55,29 @@ pub fn open_labelled(path: &Path, split: Split, max: usize, seed: u64) -> CliRes
     labelled(&src, keep)
 }
 
+/// Seed of the hold-out split shared by `pretrain` and `probe`.
+pub const HOLDOUT_SEED: u64 = 0;
+
+/// `(rest, held)`: a stratified hold-out of `holdout` of `src`'s images. `jepa pretrain
+/// --holdout N` and `jepa probe --holdout N` use the same seed, so the probe scores on images the
+/// encoder never saw.
+pub fn holdout_split(
+    src: &Source,
+    holdout: usize,
+    path: &Path,
+    seed: u64,
+) -> CliResult<(Vec<usize>, Vec<usize>)> {
+    let labels = src.labels()?;
+    if holdout == 0 || holdout >= labels.len() {
+        return Err(CliError::Usage(format!(
+            "--holdout {holdout} must be between 1 and the {} images of {}",
+            labels.len().saturating_sub(1),
+            path.display()
+        )));
+    }
+    Ok(stratified_split(&labels, holdout, seed)?)
+}
+
 /// Splits `path` into a training set and a stratified hold-out of `holdout` images, for data
 /// without a test split (an ImageFolder archive such as the shared CIFAR-10 one).
 pub fn open_with_holdout(
@@ -65,15 +88,7 @@ pub fn open_with_holdout(
     seed: u64,
 ) -> CliResult<(LabelledSet, LabelledSet)> {
     let src = Arc::new(datasets::open(path, Split::Train)?.0);
-    let labels = src.labels()?;
-    if holdout == 0 || holdout >= labels.len() {
-        return Err(CliError::Usage(format!(
-            "--holdout {holdout} must be between 1 and the {} images of {}",
-            labels.len().saturating_sub(1),
-            path.display()
-        )));
-    }
-    let (rest, held) = stratified_split(&labels, holdout, seed)?;
+    let (rest, held) = holdout_split(&src, holdout, path, seed)?;
     let train = at_most(&src, rest, max_train, seed)?;
     let test = at_most(&src, held, max_test, seed)?;
     Ok((labelled(&src, train)?, labelled(&src, test)?))
@@ -192,7 +207,13 @@ pub fn run(args: &ProbeArgs) -> CliResult<()> {
             check_same_classes(&train, &test, test_path)?;
             (train, test)
         }
-        None => open_with_holdout(&args.train, args.holdout, args.max_train, args.max_test, 0)?,
+        None => open_with_holdout(
+            &args.train,
+            args.holdout,
+            args.max_train,
+            args.max_test,
+            HOLDOUT_SEED,
+        )?,
     };
     let classes = train.classes.max(test.classes);
     let quiet = args.json || args.no_progress;

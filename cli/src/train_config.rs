@@ -8,7 +8,7 @@ use jepa_models::jepa::{self, CJepaConfig, EcConfig};
 use jepa_models::train::{DataSource, Duration, ScheduleConfig, TrainConfig};
 use jepa_models::vit::{VitConfig, VitSize};
 
-use crate::config::{conditioning, mask_config, Method, RunConfig};
+use crate::config::{cjepa_variant, conditioning, mask_config, regression_loss, Method, RunConfig};
 use crate::datasets;
 use crate::error::{CliError, CliResult};
 
@@ -76,7 +76,13 @@ pub fn train_config(c: &RunConfig, data: DataSource, out_dir: &Path) -> CliResul
         final_wd: c.optim.final_weight_decay,
         ema: (c.optim.ema_start, c.optim.ema_end),
     };
+    tc.jepa.loss = regression_loss(&c.train.loss)
+        .ok_or_else(|| CliError::Config(format!("unknown loss `{}`", c.train.loss)))?;
     tc.jepa.cjepa = CJepaConfig {
+        variant: cjepa_variant(&c.cjepa.variant).ok_or_else(|| {
+            CliError::Config(format!("unknown C-JEPA variant `{}`", c.cjepa.variant))
+        })?,
+        beta: c.cjepa.beta as f32,
         var_coeff: c.cjepa.var_weight as f32,
         cov_coeff: c.cjepa.cov_weight as f32,
         inv_coeff: c.cjepa.inv_weight as f32,

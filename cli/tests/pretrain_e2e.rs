@@ -253,3 +253,58 @@ fn pretrain_resume_interrupt_nan_then_embed_and_probe() {
     assert_eq!(report["test_samples"], 30, "{line}");
     assert!(run(&["plot", o]).status.success());
 }
+
+#[test]
+fn holdout_is_never_pretrained_on_and_levers_reach_the_trainer() {
+    let t = tempfile::tempdir().unwrap();
+    let data = cifar_dir(t.path());
+    let cfg = t.path().join("b.toml");
+    let text = format!(
+        "{CONFIG}[cjepa]\nvariant = \"predictions-and-context\"\nbeta = 0.1\n\
+         var_weight = 25.0\ncov_weight = 1.0\ninv_weight = 25.0\n"
+    );
+    std::fs::write(&cfg, text.replace("[train]\n", "[train]\nloss = \"mse\"\n")).unwrap();
+    let (d, c) = (data.display().to_string(), cfg.display().to_string());
+    let out = t.path().join("run");
+    let o = &out.display().to_string();
+    let args = |holdout: &'static str| {
+        vec![
+            "pretrain",
+            "--config",
+            &c,
+            "--data",
+            &d,
+            "--out",
+            o,
+            "--steps",
+            "2",
+            "--method",
+            "cjepa",
+            "--holdout",
+            holdout,
+            "--no-progress",
+        ]
+    };
+    // The five training batches hold 5 × 48 = 240 images.
+    let r = run(&args("240"));
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    assert!(stderr(&r).contains("--holdout 240"), "{}", stderr(&r));
+    assert!(!out.join("checkpoint.safetensors").exists());
+
+    let r = run(&args("40"));
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(
+        stderr(&r).contains("200 images, 40 held out"),
+        "{}",
+        stderr(&r)
+    );
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    // Variant B logs its VICReg terms; the plain I-JEPA step would leave them empty.
+    assert!(last["var"].as_f64().is_some_and(f64::is_finite), "{last}");
+    let saved = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(
+        saved.contains("holdout = 40") && saved.contains("loss = \"mse\""),
+        "{saved}"
+    );
+}

@@ -39,6 +39,9 @@ fn vit_tiny_cifar() -> RunConfig {
             workers: 2,
             hflip: false,
             crop_scale_min: 0.3,
+            color_jitter: 0.0,
+            grayscale: 0.0,
+            holdout: 0,
         },
         model: ModelSection {
             size: "tiny".into(),
@@ -55,6 +58,7 @@ fn vit_tiny_cifar() -> RunConfig {
             checkpoint_every: 1000,
             log_every: 10,
             rankme_every: 200,
+            loss: "smooth-l1".into(),
         },
         optim: OptimSection {
             lr: 1e-3,
@@ -81,6 +85,8 @@ fn vit_tiny_cifar() -> RunConfig {
             plots: true,
         },
         cjepa: CjepaSection {
+            variant: "predictions".into(),
+            beta: 1.0,
             var_weight: 1.0,
             cov_weight: 0.04,
             inv_weight: 0.0,

@@ -2,10 +2,9 @@
 
 use std::path::Path;
 
-use jepa_models::jepa::Conditioning;
-use jepa_models::masks::{FixedOptions, MaskConfig, MaskMode};
 use toml::{Table, Value};
 
+use super::check::validate;
 use super::{preset, MaskModeName, Method, RunConfig, PRESETS};
 use crate::args::PretrainArgs;
 use crate::error::{CliError, CliResult};
@@ -229,109 +228,11 @@ fn apply_flags(c: &mut RunConfig, a: &PretrainArgs) -> CliResult<()> {
     set!(a.ema_end => c.optim.ema_end);
     set!(a.checkpoint_every => c.train.checkpoint_every);
     set!(a.seed => c.seed);
+    if let Some(h) = a.holdout {
+        c.data.holdout = h;
+    }
     set!(a.compute.device => c.device);
     set!(a.compute.threads => c.threads);
-    Ok(())
-}
-
-/// The mask generator configuration of a run.
-pub fn mask_config(c: &RunConfig) -> MaskConfig {
-    let grid = c.model.image_size / c.model.patch_size.max(1);
-    let m = &c.mask;
-    MaskConfig {
-        enc_scale: (m.enc_scale[0], m.enc_scale[1]),
-        pred_scale: (m.pred_scale[0], m.pred_scale[1]),
-        aspect_ratio: (m.aspect_ratio[0], m.aspect_ratio[1]),
-        nenc: m.nenc,
-        npred: m.npred,
-        min_keep: m.min_keep,
-        allow_overlap: m.allow_overlap,
-        mode: match m.mode {
-            MaskModeName::Parity => MaskMode::Parity,
-            MaskModeName::Fixed => MaskMode::Fixed(FixedOptions::default()),
-        },
-        ..MaskConfig::official(grid, grid)
-    }
-}
-
-/// The EC-IJEPA conditioning named `s`.
-pub fn conditioning(s: &str) -> Option<Conditioning> {
-    match s.to_ascii_lowercase().replace('_', "-").as_str() {
-        "block-mean" => Some(Conditioning::BlockMean),
-        "per-position" => Some(Conditioning::PerPosition),
-        "additive" => Some(Conditioning::Additive),
-        "none" => Some(Conditioning::None),
-        _ => None,
-    }
-}
-
-/// Checks everything that can be checked without reading data.
-pub fn validate(c: &RunConfig) -> CliResult<()> {
-    let bad = |m: String| Err(CliError::Config(m));
-    if (c.train.epochs == 0) == (c.train.steps == 0) {
-        return bad(format!(
-            "set exactly one of epochs ({}) and steps ({})",
-            c.train.epochs, c.train.steps
-        ));
-    }
-    if c.train.batch_size == 0 || c.data.workers == 0 {
-        return bad("batch_size and data.workers must be >= 1".into());
-    }
-    if !MODEL_SIZES.contains(&c.model.size.to_ascii_lowercase().as_str()) {
-        return bad(format!(
-            "unknown model size `{}` (expected tiny, small, base, large, huge or giant)",
-            c.model.size
-        ));
-    }
-    let m = &c.model;
-    if m.patch_size == 0 || m.image_size == 0 || !m.image_size.is_multiple_of(m.patch_size) {
-        return bad(format!(
-            "image_size {} must be a positive multiple of patch_size {}",
-            m.image_size, m.patch_size
-        ));
-    }
-    if m.pred_dim == 0 || m.pred_depth == 0 {
-        return bad("model.pred_dim and model.pred_depth must be >= 1".into());
-    }
-    let o = &c.optim;
-    let rates = [
-        ("lr", o.lr),
-        ("start_lr", o.start_lr),
-        ("final_lr", o.final_lr),
-    ];
-    if let Some((k, v)) = rates.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
-        return bad(format!("optim.{k} = {v} must be finite and >= 0"));
-    }
-    if !(o.warmup_epochs.is_finite() && o.warmup_epochs >= 0.0) {
-        return bad(format!(
-            "optim.warmup_epochs = {} must be >= 0",
-            o.warmup_epochs
-        ));
-    }
-    let unit = [("ema_start", o.ema_start), ("ema_end", o.ema_end)];
-    if let Some((k, v)) = unit.iter().find(|(_, v)| !(0.0..=1.0).contains(v)) {
-        return bad(format!("optim.{k} = {v} must lie in [0, 1]"));
-    }
-    if !(0.0 < c.data.crop_scale_min && c.data.crop_scale_min <= 1.0) {
-        return bad(format!(
-            "data.crop_scale_min = {} must lie in (0, 1]",
-            c.data.crop_scale_min
-        ));
-    }
-    if conditioning(&c.ecijepa.conditioning).is_none() {
-        return bad(format!(
-            "ecijepa.conditioning = `{}` (expected block-mean, per-position, additive or none)",
-            c.ecijepa.conditioning
-        ));
-    }
-    if !(0.0..1.0).contains(&c.ecijepa.dropout) {
-        return bad(format!(
-            "ecijepa.dropout = {} must lie in [0, 1)",
-            c.ecijepa.dropout
-        ));
-    }
-    mask_config(c).validate()?;
-    crate::runtime::parse_device(&c.device)?;
     Ok(())
 }
 
@@ -343,10 +244,9 @@ pub fn saved_config(dir: &Path) -> CliResult<Option<RunConfig>> {
     }
     let text = std::fs::read_to_string(&path).map_err(|e| CliError::io(&path, e))?;
     let origin = path.display().to_string();
-    let cfg: RunConfig = toml::from_str(&text).map_err(|e| {
-        CliError::Config(format!("{origin}: {}", crate::error::one_line(e.message())))
-    })?;
-    Ok(Some(cfg))
+    // Through the preset merge, so a run saved before a key existed still resumes (the new key
+    // takes the preset's value, which is what the old code did).
+    Ok(Some(parse_config_text(&text, &origin, None)?))
 }
 
 #[cfg(test)]
