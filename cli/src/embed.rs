@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use jepa_engine::{no_grad, Device, Tensor};
 use jepa_models::data::{decode_image, EvalTransform, Normalize, Transform};
@@ -151,8 +153,19 @@ pub fn embed_files(
     let pb = progress::bar(files.len() as u64, "img", show_progress);
     pb.set_message("embed");
     let _guard = no_grad();
+    // Ctrl-C stops between batches; nothing is written (the output only ever appears whole).
+    let stop = Arc::new(AtomicBool::new(false));
+    runtime::on_interrupt(stop.clone());
     let mut out = Vec::new();
-    for chunk in files.chunks(batch_size.max(1)) {
+    for (i, chunk) in files.chunks(batch_size.max(1)).enumerate() {
+        if stop.load(Ordering::SeqCst) {
+            pb.finish_and_clear();
+            return Err(CliError::Interrupted(format!(
+                "interrupted after {} of {} images; nothing written",
+                i * batch_size.max(1),
+                files.len()
+            )));
+        }
         let x = load_batch(chunk, &transform, &cfg)?;
         let tokens = enc.forward(&x)?;
         let t = if per_patch {

@@ -58,6 +58,8 @@ pub fn train_config(c: &RunConfig, data: DataSource, out_dir: &Path) -> CliResul
     let mut transform = TrainTransform::ijepa(enc.img_size);
     transform.scale = (c.data.crop_scale_min, 1.0);
     transform.hflip = c.data.hflip;
+    transform.color_jitter = c.data.color_jitter;
+    transform.grayscale = c.data.grayscale;
     transform.channels = enc.in_chans;
     tc.transform = transform;
     tc.masks = mask_config(c);
@@ -144,5 +146,27 @@ mod tests {
         .unwrap();
         assert_eq!(tc.jepa.encoder.depth, 3);
         assert_eq!(tc.duration, Duration::Steps(300));
+    }
+
+    #[test]
+    fn levers_reach_the_trainer_config() {
+        let mut c = preset("vit-tiny-cifar").unwrap();
+        c.method = Method::Cjepa;
+        c.cjepa.variant = "two-views".into();
+        c.cjepa.beta = 0.04;
+        c.train.loss = "mse".into();
+        (c.data.color_jitter, c.data.grayscale, c.data.hflip) = (0.5, 0.2, true);
+        let data = DataSource::Synthetic {
+            samples: 8,
+            classes: 2,
+            size: 32,
+            seed: 0,
+        };
+        let tc = train_config(&c, data, Path::new("x")).unwrap();
+        assert_eq!(tc.jepa.cjepa.variant, jepa::CJepaVariant::TwoViews);
+        assert_eq!(tc.jepa.cjepa.beta, 0.04);
+        assert_eq!(tc.jepa.loss, jepa::RegressionLoss::Mse);
+        let t = &tc.transform;
+        assert_eq!((t.color_jitter, t.grayscale, t.hflip), (0.5, 0.2, true));
     }
 }
