@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::config::{Duration, TrainConfig};
-use super::hooks::EvalHook;
+use super::hooks::{eval_line, EvalHook, TrainClock};
 use super::inputs::{collapse_metrics, images, ViewInputs};
 use super::record::{StepRecord, StopReason, TrainOutcome};
 use super::source::{open_dataset, Split};
@@ -212,34 +212,43 @@ impl Trainer {
         }
     }
 
-    /// Runs the hook and appends its report to `eval.jsonl`.
-    fn run_eval(&mut self, progress: &mut dyn Progress) -> Result<(), TrainError> {
+    /// Runs the hook and appends its report, with the step and the training time
+    /// `train_seconds`, to `eval.jsonl`.
+    fn run_eval(
+        &mut self,
+        train_seconds: f64,
+        progress: &mut dyn Progress,
+    ) -> Result<(), TrainError> {
         let step = self.jepa.steps_done();
         let (Some(hook), jepa, pool) = (self.hook.as_mut(), &self.jepa, &self.pool) else {
             return Ok(());
         };
+        let t = Instant::now();
         let report = pool.install(|| hook.evaluate(jepa, step))?;
+        let line = eval_line(&report, step, train_seconds, t.elapsed().as_secs_f64());
         let path = self.cfg.out_dir.join(EVAL_FILE);
         OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .and_then(|mut f| writeln!(f, "{}", report.to_json_line()))
+            .and_then(|mut f| writeln!(f, "{line}"))
             .map_err(|e| TrainError::io(&path, e))?;
         progress.on_eval(&report);
         Ok(())
     }
 
-    /// Trains until the configured duration, a stop request, or an error.
+    /// Trains until the configured duration, a stop request, or an error. Every time it reports
+    /// (`elapsed_seconds` of the metrics and the outcome, `train_seconds` of `eval.jsonl`, the
+    /// time stored in checkpoints) is training time: evaluation and checkpoint writing are not
+    /// counted, and a resumed run continues from the checkpoint's count.
     pub fn run(&mut self, progress: &mut dyn Progress) -> Result<TrainOutcome, TrainError> {
         let start_step = self.jepa.steps_done();
         progress.on_start(self.total_steps, start_step);
         let mut logger = MetricsLogger::open(&self.cfg.out_dir)
             .map_err(|e| TrainError::io(&self.cfg.out_dir, e))?;
-        let t0 = Instant::now();
-        let elapsed = |before: f64| before + t0.elapsed().as_secs_f64();
+        let mut clock = TrainClock::new(self.elapsed_before);
         let mut last_loss = None;
-        let (mut window_start, mut window_images) = (Instant::now(), 0usize);
+        let (mut window_start, mut window_images) = (clock.seconds(), 0usize);
         let (mut checkpointed_at, mut evaluated_at) = (None, None);
         if start_step < self.total_steps && !self.stop.load(Ordering::SeqCst) {
             let loader = self.loader(start_step)?;
@@ -265,7 +274,7 @@ impl Trainer {
                 } else {
                     (None, None)
                 };
-                let secs = window_start.elapsed().as_secs_f64();
+                let secs = clock.seconds() - window_start;
                 let rec = StepRecord {
                     step,
                     total_steps: self.total_steps,
@@ -283,7 +292,7 @@ impl Trainer {
                     } else {
                         0.0
                     },
-                    elapsed_seconds: elapsed(self.elapsed_before),
+                    elapsed_seconds: clock.seconds(),
                     rankme,
                     feature_std,
                 };
@@ -293,15 +302,17 @@ impl Trainer {
                     logger
                         .log(&rec.record())
                         .map_err(|e| TrainError::io(logger.csv_path().to_path_buf(), e))?;
-                    (window_start, window_images) = (Instant::now(), 0);
+                    (window_start, window_images) = (clock.seconds(), 0);
                 }
                 if due(self.cfg.checkpoint_every) {
-                    let path = self.write_checkpoint(elapsed(self.elapsed_before))?;
+                    let at = clock.seconds();
+                    let path = clock.off(|| self.write_checkpoint(at))?;
                     progress.on_checkpoint(&path, step);
                     checkpointed_at = Some(step);
                 }
                 if due(self.cfg.eval_every) {
-                    self.run_eval(progress)?;
+                    let at = clock.seconds();
+                    clock.off(|| self.run_eval(at, progress))?;
                     evaluated_at = Some(step);
                 }
                 if last || self.stop.load(Ordering::SeqCst) {
@@ -320,19 +331,21 @@ impl Trainer {
                 self.total_steps
             )));
         };
+        let train_seconds = clock.seconds();
+        self.elapsed_before = train_seconds;
         if checkpointed_at != Some(steps_done) {
-            let path = self.write_checkpoint(elapsed(self.elapsed_before))?;
+            let path = self.write_checkpoint(train_seconds)?;
             progress.on_checkpoint(&path, steps_done);
         }
         if reason == StopReason::Completed && evaluated_at != Some(steps_done) {
-            self.run_eval(progress)?;
+            self.run_eval(train_seconds, progress)?;
         }
         Ok(TrainOutcome {
             reason,
             steps_done,
             last_loss,
             checkpoint: self.last_checkpoint.clone(),
-            elapsed_seconds: elapsed(self.elapsed_before),
+            elapsed_seconds: train_seconds,
         })
     }
 
