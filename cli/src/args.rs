@@ -119,6 +119,10 @@ pub struct PretrainArgs {
     /// `jepa probe --holdout N` scores on (for data without a test split)
     #[arg(long, value_name = "N")]
     pub holdout: Option<usize>,
+    /// Probe the target encoder every N steps and at the end (kNN, RankMe and, with
+    /// `eval.linear`, a linear probe) on held-out images: needs --holdout (config `eval.every`).
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<u64>,
     /// Continue from the latest checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
@@ -235,8 +239,24 @@ pub struct BenchArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct PlotArgs {
-    /// A run directory written by `jepa pretrain`.
-    pub run_dir: PathBuf,
+    /// A run directory written by `jepa pretrain` (several with --compare).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub run_dirs: Vec<PathBuf>,
+    /// One line per run of probe top-1 (linear, and kNN in a second panel) from each run's
+    /// eval.jsonl against pretraining minutes, into the single PNG --out.
+    #[arg(long, requires = "out")]
+    pub compare: bool,
+    /// The PNG --compare writes.
+    #[arg(long, value_name = "FILE.png")]
+    pub out: Option<PathBuf>,
+    /// A horizontal reference line, `NAME=VALUE` in percent (repeatable); it goes on the kNN
+    /// panel when NAME mentions kNN, else on the linear one, e.g. "random init linear=44.9".
+    #[arg(long, value_name = "NAME=VALUE", requires = "compare")]
+    pub baseline: Vec<String>,
+    /// The `random-init` row of `jepa probe --json --random-init` output as baselines (linear
+    /// and kNN top-1; repeatable).
+    #[arg(long, value_name = "PROBE.json", requires = "compare")]
+    pub baseline_json: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

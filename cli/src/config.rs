@@ -71,6 +71,7 @@ pub struct RunConfig {
     pub output: OutputSection,
     pub cjepa: CjepaSection,
     pub ecijepa: EcijepaSection,
+    pub eval: EvalSection,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -185,6 +186,22 @@ pub struct EcijepaSection {
     pub conditioning: String,
     /// Probability of dropping the conditioning per sample (methods.md §3.4).
     pub dropout: f64,
+}
+
+/// Probing during pretraining (every `every` steps and at the end): frozen target-encoder
+/// features of a stratified subset of the pretraining images (the probe's training set) and of
+/// the held-out images (its test set; needs `data.holdout > 0`), appended to `RUN/eval.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSection {
+    /// Steps between evaluations (0: never, not even at the end).
+    pub every: u64,
+    /// Pretraining images the probe trains on (0: all).
+    pub train_images: usize,
+    /// Held-out images it is scored on (0: all of `data.holdout`).
+    pub test_images: usize,
+    /// Run the linear probe (false: only kNN, RankMe and feature std, much cheaper).
+    pub linear: bool,
 }
 
 impl RunConfig {

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use indicatif::ProgressBar;
-use jepa_models::data::{Dataset, Subset};
-use jepa_models::eval::ProbeReport;
+use jepa_models::data::{stratified_split, Dataset, Subset};
+use jepa_models::eval::{EvalConfig, KnnConfig, ProbeConfig, ProbeReport};
 use jepa_models::train::{
-    Progress, StepRecord, StopReason, TrainConfig, TrainOutcome, Trainer, CHECKPOINT_FILE,
+    ProbeHook, Progress, StepRecord, StopReason, TrainConfig, TrainOutcome, Trainer,
+    CHECKPOINT_FILE,
 };
 
 use crate::args::PretrainArgs;
@@ -99,8 +100,17 @@ impl Progress for BarProgress {
         ));
     }
 
-    fn on_eval(&mut self, report: &ProbeReport) {
-        self.say(report.to_string());
+    fn on_eval(&mut self, r: &ProbeReport) {
+        let linear = r.linear_last.top1;
+        let linear = if linear.is_finite() {
+            format!("linear {linear:.2}% | ")
+        } else {
+            String::new()
+        };
+        self.say(format!(
+            "jepa: eval {}: {linear}kNN {:.2}% | RankMe {:.1} ({} train / {} held-out images)",
+            r.label, r.knn_top1, r.rankme, r.train_samples, r.test_samples
+        ));
     }
 }
 
@@ -177,22 +187,98 @@ pub fn train(
         eprintln!("jepa: training data {described}: {} images", dataset.len());
         return train_on(cfg, tc, Arc::new(dataset), dir, resume, show_bar);
     }
-    let (rest, _) = probe::holdout_split(&dataset, cfg.data.holdout, data, probe::HOLDOUT_SEED)?;
+    let (rest, held) = probe::holdout_split(&dataset, cfg.data.holdout, data, probe::HOLDOUT_SEED)?;
     eprintln!(
         "jepa: training data {described}: {} images, {} held out (`jepa probe --holdout {}`)",
         rest.len(),
         cfg.data.holdout,
         cfg.data.holdout
     );
-    let subset = Subset::new(Arc::new(dataset), rest)?;
-    train_on(cfg, tc, Arc::new(subset), dir, resume, show_bar)
+    let src: Arc<dyn Dataset> = Arc::new(dataset);
+    let eval = if cfg.eval.every > 0 {
+        let train = at_most(&src, &rest, cfg.eval.train_images)?;
+        let test = at_most(&src, &held, cfg.eval.test_images)?;
+        eprintln!(
+            "jepa: probing every {} steps: {} pretraining / {} held-out images",
+            cfg.eval.every,
+            train.len(),
+            test.len()
+        );
+        Some(EvalSets {
+            train: Arc::new(Subset::new(src.clone(), train)?),
+            test: Arc::new(Subset::new(src.clone(), test)?),
+        })
+    } else {
+        None
+    };
+    let subset = Subset::new(src, rest)?;
+    train_with(cfg, tc, Arc::new(subset), eval, dir, resume, show_bar)
 }
 
-/// Runs the trainer on an opened dataset (quickstart passes a subset).
+/// The labelled images the evaluation hook probes with.
+pub struct EvalSets {
+    /// The probe's training set (pretraining images).
+    pub train: Arc<dyn Dataset>,
+    /// Its test set (held-out images).
+    pub test: Arc<dyn Dataset>,
+}
+
+/// A stratified subset of at most `max` of `indices` (0: all), with the hold-out's seed.
+fn at_most(src: &Arc<dyn Dataset>, indices: &[usize], max: usize) -> CliResult<Vec<usize>> {
+    if max == 0 || max >= indices.len() {
+        return Ok(indices.to_vec());
+    }
+    let labels = indices
+        .iter()
+        .map(|&i| src.label(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (keep, _) = stratified_split(&labels, indices.len() - max, probe::HOLDOUT_SEED)?;
+    Ok(keep.into_iter().map(|k| indices[k]).collect())
+}
+
+/// The hook probing the target encoder on `sets` (`eval.linear = false`: kNN and RankMe only).
+fn probe_hook(cfg: &RunConfig, trainer: &Trainer, sets: EvalSets) -> ProbeHook {
+    let mut extract = probe::extract_config(trainer.jepa().target_encoder(), 128);
+    // The curves plot the last layer only; last-4 would double the probe's cost.
+    extract.last4 = false;
+    let epochs = if cfg.eval.linear {
+        ProbeConfig::default().epochs
+    } else {
+        0
+    };
+    ProbeHook {
+        train: sets.train,
+        test: sets.test,
+        extract,
+        eval: EvalConfig {
+            probe: ProbeConfig {
+                epochs,
+                ..ProbeConfig::default()
+            },
+            knn: KnnConfig::default(),
+        },
+        label: cfg.method.name().into(),
+    }
+}
+
+/// Runs the trainer on an opened dataset (quickstart passes a subset), without evaluation.
 pub fn train_on(
     cfg: &RunConfig,
     tc: TrainConfig,
     dataset: Arc<dyn Dataset>,
+    dir: &Path,
+    resume: Option<&Path>,
+    show_bar: bool,
+) -> CliResult<TrainOutcome> {
+    train_with(cfg, tc, dataset, None, dir, resume, show_bar)
+}
+
+/// [`train_on`] with the evaluation hook probing on `eval` every `eval.every` steps.
+pub fn train_with(
+    cfg: &RunConfig,
+    tc: TrainConfig,
+    dataset: Arc<dyn Dataset>,
+    eval: Option<EvalSets>,
     dir: &Path,
     resume: Option<&Path>,
     show_bar: bool,
@@ -202,6 +288,10 @@ pub fn train_on(
     let mut trainer = Trainer::with_dataset(tc, dataset)?;
     if let Some(ck) = resume {
         trainer.load_checkpoint(ck)?;
+    }
+    if let Some(sets) = eval {
+        let hook = probe_hook(cfg, &trainer, sets);
+        trainer.set_eval_hook(Box::new(hook));
     }
     runtime::on_interrupt(trainer.stop_flag());
     // Without a terminal (logs, CI) a bar would draw nothing: log lines instead.

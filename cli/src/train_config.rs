@@ -103,6 +103,7 @@ pub fn train_config(c: &RunConfig, data: DataSource, out_dir: &Path) -> CliResul
     tc.checkpoint_every = c.train.checkpoint_every;
     tc.log_every = c.train.log_every.max(1);
     tc.collapse_every = c.train.rankme_every;
+    tc.eval_every = c.eval.every;
     tc.validate()?;
     Ok(tc)
 }

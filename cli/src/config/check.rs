@@ -132,6 +132,12 @@ pub fn validate(c: &RunConfig) -> CliResult<()> {
     if let Some((k, v)) = weights.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
         return bad(format!("cjepa.{k} = {v} must be finite and >= 0"));
     }
+    if c.eval.every > 0 && c.data.holdout == 0 {
+        return bad(format!(
+            "eval.every = {} needs held-out images to score on: set data.holdout (--holdout N)",
+            c.eval.every
+        ));
+    }
     mask_config(c).validate()?;
     crate::runtime::parse_device(&c.device)?;
     Ok(())
@@ -190,6 +196,34 @@ mod tests {
     }
 
     #[test]
+    fn eval_needs_a_holdout() {
+        let e = invalid("[eval]\nevery = 50\n");
+        assert!(
+            e.contains("eval.every = 50") && e.contains("data.holdout"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "one line: {e}");
+        let c = parse_config_text(
+            "[eval]\nevery = 50\nlinear = false\ntest_images = 300\n[data]\nholdout = 500\n",
+            "c.toml",
+            None,
+        )
+        .unwrap();
+        validate(&c).unwrap();
+        assert_eq!(
+            (
+                c.eval.every,
+                c.eval.train_images,
+                c.eval.test_images,
+                c.eval.linear
+            ),
+            (50, 5000, 300, false)
+        );
+        let e = parse_config_text("[eval]\nevry = 5\n", "c.toml", None).unwrap_err();
+        assert!(e.to_string().contains("unknown key `eval.evry`"), "{e}");
+    }
+
+    #[test]
     fn defaults_keep_the_official_recipe() {
         let c = preset("vit-tiny-cifar").unwrap();
         assert_eq!(
@@ -204,5 +238,12 @@ mod tests {
             (c.data.color_jitter, c.data.grayscale, c.data.holdout),
             (0.0, 0.0, 0)
         );
+        for (name, _) in crate::config::PRESETS {
+            let e = &preset(name).unwrap().eval;
+            assert_eq!(
+                (e.every, e.train_images, e.test_images, e.linear),
+                (0, 5000, 2000, true)
+            );
+        }
     }
 }

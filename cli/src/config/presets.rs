@@ -3,8 +3,8 @@
 //! the released I-JEPA ImageNet recipe.
 
 use super::{
-    CjepaSection, DataSection, EcijepaSection, MaskModeName, MaskSection, Method, ModelSection,
-    OptimSection, OutputSection, RunConfig, TrainSection,
+    CjepaSection, DataSection, EcijepaSection, EvalSection, MaskModeName, MaskSection, Method,
+    ModelSection, OptimSection, OutputSection, RunConfig, TrainSection,
 };
 
 /// Preset names with a one-line description, in the order `--help` lists them.
@@ -94,6 +94,12 @@ fn vit_tiny_cifar() -> RunConfig {
         ecijepa: EcijepaSection {
             conditioning: "block-mean".into(),
             dropout: 0.1,
+        },
+        eval: EvalSection {
+            every: 0,
+            train_images: 5000,
+            test_images: 2000,
+            linear: true,
         },
     }
 }

@@ -231,6 +231,7 @@ fn apply_flags(c: &mut RunConfig, a: &PretrainArgs) -> CliResult<()> {
     if let Some(h) = a.holdout {
         c.data.holdout = h;
     }
+    set!(a.eval_every => c.eval.every);
     set!(a.compute.device => c.device);
     set!(a.compute.threads => c.threads);
     Ok(())

@@ -58,19 +58,18 @@ pub fn tick_label(v: f64, step: f64) -> String {
     format!("{v:.decimals$}")
 }
 
-/// Finite min/max of every series, padded by 5 % (or ±1 / ±5 % of the value when flat).
-fn bounds(series: &[(String, Vec<(f64, f64)>)]) -> Option<((f64, f64), (f64, f64))> {
-    let pts = || series.iter().flat_map(|(_, v)| v.iter());
-    let fold = |f: fn(&(f64, f64)) -> f64| {
-        pts()
-            .map(f)
-            .filter(|x| x.is_finite())
+/// Finite min/max of every series and reference level, padded by 5 % (or ±1 / ±5 % of the
+/// value when flat).
+fn bounds(chart: &Chart) -> Option<((f64, f64), (f64, f64))> {
+    let pts = || chart.series.iter().flat_map(|(_, v)| v.iter());
+    let range = |it: &mut dyn Iterator<Item = f64>| {
+        it.filter(|x| x.is_finite())
             .fold(None, |acc: Option<(f64, f64)>, x| {
                 Some(acc.map_or((x, x), |(a, b)| (a.min(x), b.max(x))))
             })
     };
-    let (x0, x1) = fold(|p| p.0)?;
-    let (y0, y1) = fold(|p| p.1)?;
+    let (x0, x1) = range(&mut pts().map(|p| p.0))?;
+    let (y0, y1) = range(&mut pts().map(|p| p.1).chain(chart.levels.iter().map(|l| l.1)))?;
     let pad = |lo: f64, hi: f64| {
         if hi > lo {
             let d = 0.05 * (hi - lo);
@@ -88,6 +87,22 @@ fn draw_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> CliError + '_ {
     move |e| CliError::Other(format!("{}: drawing failed: {e:?}", path.display()))
 }
 
+/// One panel: named series of `(x, y)` points and named horizontal reference levels (dashed).
+pub struct Chart<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub series: &'a [(String, Vec<(f64, f64)>)],
+    pub levels: &'a [(String, f64)],
+}
+
+/// Where the plotted part of a panel landed, for the text layer.
+struct Placed {
+    top: i64,
+    xticks: Vec<(f64, i64)>,
+    yticks: Vec<(f64, i64)>,
+    steps: (f64, f64),
+}
+
 /// Draws `series` (name, points) against `x_label` and writes the PNG to `path`.
 pub fn line_chart(
     path: &Path,
@@ -95,91 +110,146 @@ pub fn line_chart(
     x_label: &str,
     series: &[(String, Vec<(f64, f64)>)],
 ) -> CliResult<()> {
-    let ((x0, x1), (y0, y1)) = bounds(series)
-        .ok_or_else(|| CliError::Other(format!("{}: no finite values to plot", path.display())))?;
-    let (xt, xstep) = ticks(x0, x1, 6);
-    let (yt, ystep) = ticks(y0, y1, 6);
-    let mut buf = vec![255u8; (W * H * 3) as usize];
-    let err = draw_err(path);
-    let (xpix, ypix) = {
-        let root = BitMapBackend::with_buffer(&mut buf, (W, H)).into_drawing_area();
-        let area = root.margin(TOP, BOTTOM, LEFT, RIGHT);
-        let mut chart = ChartBuilder::on(&area)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(&err)?;
-        let grid = RGBColor(225, 225, 225);
-        for &x in &xt {
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(x, y0), (x, y1)],
-                    grid,
-                )))
-                .map_err(&err)?;
-        }
-        for &y in &yt {
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(x0, y), (x1, y)],
-                    grid,
-                )))
-                .map_err(&err)?;
-        }
-        for (i, (_, pts)) in series.iter().enumerate() {
-            let [r, g, b] = PALETTE[i % PALETTE.len()];
-            let finite = pts
-                .iter()
-                .copied()
-                .filter(|p| p.0.is_finite() && p.1.is_finite());
-            chart
-                .draw_series(LineSeries::new(finite, RGBColor(r, g, b).stroke_width(2)))
-                .map_err(&err)?;
-        }
-        let frame = vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)];
-        chart
-            .draw_series(std::iter::once(PathElement::new(frame, BLACK)))
-            .map_err(&err)?;
-        let xpix: Vec<i64> = xt
-            .iter()
-            .map(|&x| i64::from(chart.backend_coord(&(x, y0)).0))
-            .collect();
-        let ypix: Vec<i64> = yt
-            .iter()
-            .map(|&y| i64::from(chart.backend_coord(&(x0, y)).1))
-            .collect();
-        root.present().map_err(&err)?;
-        (xpix, ypix)
+    let chart = Chart {
+        title,
+        x_label,
+        series,
+        levels: &[],
     };
+    charts(path, &[chart])
+}
+
+/// Draws `panels` one above the other (each `W × H`) and writes the PNG to `path`.
+pub fn charts(path: &Path, panels: &[Chart]) -> CliResult<()> {
+    let n = u32::try_from(panels.len().max(1)).unwrap_or(1);
+    let mut ranges = Vec::with_capacity(panels.len());
+    for p in panels {
+        ranges.push(bounds(p).ok_or_else(|| {
+            CliError::Other(format!(
+                "{}: no finite values to plot for {}",
+                path.display(),
+                p.title
+            ))
+        })?);
+    }
+    let mut buf = vec![255u8; (W * H * n * 3) as usize];
+    let err = draw_err(path);
+    let mut placed = Vec::with_capacity(panels.len());
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (W, H * n)).into_drawing_area();
+        for (i, (panel, range)) in panels.iter().zip(&ranges).enumerate() {
+            let top = i64::from(H) * i as i64;
+            let area = root.clone().shrink((0, H * i as u32), (W, H));
+            placed.push(plot_panel(&area, panel, *range, top).map_err(&err)?);
+        }
+        root.present().map_err(draw_err(path))?;
+    }
     let mut c = Canvas {
         buf: &mut buf,
         width: W,
-        height: H,
+        height: H * n,
     };
-    c.text((i64::from(W) - text_width(title, 2)) / 2, 10, title, 2, INK);
-    let plot_bottom = i64::from(H - BOTTOM);
-    for (x, px) in xt.iter().zip(&xpix) {
-        let l = tick_label(*x, xstep);
-        c.text(px - text_width(&l, 1) / 2, plot_bottom + 6, &l, 1, INK);
-    }
-    for (y, py) in yt.iter().zip(&ypix) {
-        let l = tick_label(*y, ystep);
-        c.text(i64::from(LEFT) - 6 - text_width(&l, 1), py - 4, &l, 1, INK);
-    }
-    let xl_x = i64::from(LEFT) + (i64::from(W - LEFT - RIGHT) - text_width(x_label, 1)) / 2;
-    c.text(xl_x, plot_bottom + 24, x_label, 1, INK);
-    if series.len() > 1 || series.first().is_some_and(|s| s.0 != title) {
-        for (i, (name, _)) in series.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            let y = i64::from(TOP) + 8 + 14 * i as i64;
-            let x = i64::from(W - RIGHT) - 12 - text_width(name, 1) - 22;
-            c.text(x, y, "--", 1, color);
-            c.text(x + 22, y, name, 1, INK);
-        }
+    for (panel, at) in panels.iter().zip(&placed) {
+        label_panel(&mut c, panel, at);
     }
     let mut png = Vec::new();
     PngEncoder::new(&mut png)
-        .write_image(&buf, W, H, ExtendedColorType::Rgb8)
+        .write_image(&buf, W, H * n, ExtendedColorType::Rgb8)
         .map_err(|e| CliError::Other(format!("{}: PNG encoding failed: {e}", path.display())))?;
     write_bytes(path, &png)
+}
+
+type Area<'b> = DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>;
+
+/// Grid, lines, dashed levels and frame of one panel.
+fn plot_panel(
+    area: &Area,
+    panel: &Chart,
+    ((x0, x1), (y0, y1)): ((f64, f64), (f64, f64)),
+    top: i64,
+) -> Result<Placed, Box<dyn std::error::Error>> {
+    let (xt, xstep) = ticks(x0, x1, 6);
+    let (yt, ystep) = ticks(y0, y1, 6);
+    let inner = area.margin(TOP, BOTTOM, LEFT, RIGHT);
+    let mut chart = ChartBuilder::on(&inner).build_cartesian_2d(x0..x1, y0..y1)?;
+    let grid = RGBColor(225, 225, 225);
+    let line = |a: (f64, f64), b: (f64, f64), style: ShapeStyle| {
+        std::iter::once(PathElement::new(vec![a, b], style))
+    };
+    for &x in &xt {
+        chart.draw_series(line((x, y0), (x, y1), grid.into()))?;
+    }
+    for &y in &yt {
+        chart.draw_series(line((x0, y), (x1, y), grid.into()))?;
+    }
+    for (i, (_, pts)) in panel.series.iter().enumerate() {
+        let finite = pts
+            .iter()
+            .copied()
+            .filter(|p| p.0.is_finite() && p.1.is_finite());
+        chart.draw_series(LineSeries::new(finite, colour(i).stroke_width(2)))?;
+    }
+    // Dashes of 1/80 of the width, in the colours after the series'.
+    for (j, (_, y)) in panel.levels.iter().enumerate() {
+        let style = colour(panel.series.len() + j).stroke_width(2);
+        let dx = (x1 - x0) / 80.0;
+        for k in (0..80).step_by(2) {
+            let a = x0 + dx * k as f64;
+            chart.draw_series(line((a, *y), (a + dx, *y), style))?;
+        }
+    }
+    let frame = vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)];
+    chart.draw_series(std::iter::once(PathElement::new(frame, BLACK)))?;
+    let px = |x: f64| i64::from(chart.backend_coord(&(x, y0)).0);
+    let py = |y: f64| i64::from(chart.backend_coord(&(x0, y)).1);
+    Ok(Placed {
+        top,
+        xticks: xt.iter().map(|&x| (x, px(x))).collect(),
+        yticks: yt.iter().map(|&y| (y, py(y))).collect(),
+        steps: (xstep, ystep),
+    })
+}
+
+fn colour(i: usize) -> RGBColor {
+    let [r, g, b] = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+/// Title, tick labels, axis label and legend of one panel.
+fn label_panel(c: &mut Canvas, panel: &Chart, at: &Placed) {
+    let title = panel.title;
+    c.text(
+        (i64::from(W) - text_width(title, 2)) / 2,
+        at.top + 10,
+        title,
+        2,
+        INK,
+    );
+    let plot_bottom = at.top + i64::from(H - BOTTOM);
+    for &(x, px) in &at.xticks {
+        let l = tick_label(x, at.steps.0);
+        c.text(px - text_width(&l, 1) / 2, plot_bottom + 6, &l, 1, INK);
+    }
+    for &(y, py) in &at.yticks {
+        let l = tick_label(y, at.steps.1);
+        c.text(i64::from(LEFT) - 6 - text_width(&l, 1), py - 4, &l, 1, INK);
+    }
+    let x_label = panel.x_label;
+    let xl_x = i64::from(LEFT) + (i64::from(W - LEFT - RIGHT) - text_width(x_label, 1)) / 2;
+    c.text(xl_x, plot_bottom + 24, x_label, 1, INK);
+    let names = panel.series.iter().map(|s| (s.0.as_str(), "--"));
+    let names: Vec<(&str, &str)> = names
+        .chain(panel.levels.iter().map(|l| (l.0.as_str(), "- -")))
+        .collect();
+    if names.len() > 1 || names.first().is_some_and(|s| s.0 != title) {
+        for (i, (name, mark)) in names.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let y = at.top + i64::from(TOP) + 8 + 14 * i as i64;
+            let x = i64::from(W - RIGHT) - 12 - text_width(name, 1) - 30;
+            c.text(x, y, mark, 1, color);
+            c.text(x + 30, y, name, 1, INK);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! `jepa plot RUN_DIR` (also called at the end of `pretrain`): PNG charts of the loss terms, the
-//! learning rate, the EMA momentum and RankMe from the run's metrics log, in `RUN_DIR/plots/`.
+//! learning rate, the EMA momentum, RankMe and feature std (collapse) from the run's metrics log,
+//! and probe accuracy over training time from its `eval.jsonl`, in `RUN_DIR/plots/`.
+//! `jepa plot --compare RUN_DIR... --out FILE.png` puts several runs' probe curves side by side.
 
 pub mod draw;
+pub mod eval;
 pub mod metrics;
 pub mod text;
 
@@ -57,6 +60,8 @@ pub fn plot_run(dir: &Path) -> CliResult<Vec<PathBuf>> {
             written.push(p);
         }
     }
+    written.extend(collapse_plot(&m, &out)?);
+    written.extend(eval::probe_plot(dir, &out)?);
     if written.is_empty() {
         return Err(CliError::Other(format!(
             "{}: none of loss, lr, EMA momentum or RankMe is logged",
@@ -66,8 +71,65 @@ pub fn plot_run(dir: &Path) -> CliResult<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// RankMe and mean feature std of the target features over steps, one panel each (their
+/// scales differ by orders of magnitude); `None` when neither is logged.
+fn collapse_plot(m: &Metrics, out: &Path) -> CliResult<Option<PathBuf>> {
+    let series: Vec<(&str, Vec<(String, Vec<(f64, f64)>)>)> = [
+        ("RankMe of the target features", "rankme"),
+        ("mean feature std of the target features", "feature_std"),
+    ]
+    .into_iter()
+    .filter_map(|(title, key)| {
+        let pts = m.series.get(key).filter(|p| !p.is_empty())?;
+        Some((title, vec![(key.to_string(), pts.clone())]))
+    })
+    .collect();
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let panels: Vec<draw::Chart> = series
+        .iter()
+        .map(|(title, s)| draw::Chart {
+            title,
+            x_label: "step",
+            series: s,
+            levels: &[],
+        })
+        .collect();
+    let p = out.join("collapse.png");
+    draw::charts(&p, &panels)?;
+    Ok(Some(p))
+}
+
 pub fn run(args: &PlotArgs) -> CliResult<()> {
-    for p in plot_run(&args.run_dir)? {
+    if args.compare {
+        let out = args
+            .out
+            .as_deref()
+            .ok_or_else(|| CliError::Usage("--compare needs --out FILE.png".into()))?;
+        let mut levels = Vec::new();
+        for b in &args.baseline {
+            levels.push(eval::parse_baseline(b)?);
+        }
+        for j in &args.baseline_json {
+            levels.extend(eval::baselines_from_probe_json(j)?);
+        }
+        eval::compare(&args.run_dirs, out, &levels)?;
+        println!("{}", out.display());
+        return Ok(());
+    }
+    let [dir] = args.run_dirs.as_slice() else {
+        return Err(CliError::Usage(format!(
+            "plot takes one RUN_DIR ({} given); compare runs with --compare --out FILE.png",
+            args.run_dirs.len()
+        )));
+    };
+    if args.out.is_some() {
+        return Err(CliError::Usage(
+            "--out is for --compare; a run's plots go to RUN_DIR/plots".into(),
+        ));
+    }
+    for p in plot_run(dir)? {
         println!("{}", p.display());
     }
     Ok(())
@@ -98,7 +160,16 @@ mod tests {
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["loss.png", "lr.png", "ema.png", "rankme.png"]);
+        assert_eq!(
+            names,
+            [
+                "loss.png",
+                "lr.png",
+                "ema.png",
+                "rankme.png",
+                "collapse.png"
+            ]
+        );
         assert!(files.iter().all(|p| image::open(p).is_ok()));
     }
 
