@@ -1,6 +1,9 @@
 //! Shared helpers for the criterion benches: deterministic inputs and the FLOP/byte counts the
 //! benches report, so `jepa bench` and criterion agree on what a GFLOP/s means.
 
+pub mod gpu;
+pub mod roofline;
+
 /// Deterministic pseudo-random values in [-1, 1) (a small LCG: benches must not depend on `rand`).
 pub fn random_vec(len: usize, seed: u64) -> Vec<f32> {
     let mut s = seed
