@@ -244,7 +244,7 @@ pub struct PlotArgs {
     pub run_dirs: Vec<PathBuf>,
     /// One line per run of probe top-1 (linear, and kNN in a second panel) from each run's
     /// eval.jsonl against pretraining minutes, into the single PNG --out.
-    #[arg(long, requires = "out")]
+    #[arg(long)]
     pub compare: bool,
     /// The PNG --compare writes.
     #[arg(long, value_name = "FILE.png")]
