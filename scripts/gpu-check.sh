@@ -2,26 +2,38 @@
 # Rung 5 of the CUDA verification ladder (cuda.md §6): real-GPU tests, for hosts that may have a
 # GPU but no Rust toolchain.
 #
-#   scripts/gpu-check.sh build [DIR]  Build the kernels test binaries and the bench binaries in
-#                                     release mode for CUDA 13 (`cuda-13` feature: the NVRTC major
-#                                     must match the GPU host's), strip them and put them in DIR
-#                                     (default target/gpu-check) with a copy of this script.
+#   scripts/gpu-check.sh build [DIR]  Build in release mode for CUDA 13 (`cuda-13` feature: the
+#                                     NVRTC major must match the GPU host's) the kernels test
+#                                     binaries, the engine's device tests (engine/tests/device_*.rs)
+#                                     and the CUDA bench binary (benches/cuda_kernels), strip them
+#                                     and put them in DIR (default target/gpu-check) with a copy of
+#                                     this script.
 #   scripts/gpu-check.sh run [DIR]    On the GPU host: run every test binary in DIR with
 #                                     REQUIRE_GPU=1 REQUIRE_NVRTC=1 (a missing GPU or NVRTC fails
-#                                     instead of skipping). Without an NVIDIA driver it prints
-#                                     `skipped: ...` and exits 0.
+#                                     instead of skipping), then the bench binaries with short
+#                                     criterion settings ($GPU_BENCH_ARGS, default
+#                                     `--warm-up-time 1 --measurement-time 2`). Logs and criterion's
+#                                     reports go to $OUT when set, else DIR/results. Without an
+#                                     NVIDIA driver it prints `skipped: ...` and exits 0.
 #   scripts/gpu-check.sh              build, then run (so on a machine without a GPU it builds and
 #                                     skips cleanly).
 #
 # On the GPU host (driver 580+, CUDA 13), make NVRTC findable before `run`, e.g.
 #   python3 -m venv v && v/bin/pip install nvidia-cuda-nvrtc   # provides nvidia/cu13/lib
 #   export LD_LIBRARY_PATH=$PWD/v/lib/python3*/site-packages/nvidia/cu13/lib:$LD_LIBRARY_PATH
-# and once per kernel change also run the binaries under compute-sanitizer (memcheck, racecheck,
-# synccheck, initcheck), e.g. `compute-sanitizer --tool racecheck DIR/gpu-*`.
+# (the benches' and engine tests' cuBLAS cases also need libcublas, e.g. `pip install
+# nvidia-cublas`, on the same path) and once per kernel change also run the binaries under
+# compute-sanitizer (memcheck, racecheck, synccheck, initcheck), e.g.
+# `compute-sanitizer --tool racecheck DIR/test-gpu-bin`.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 mode="${1:-all}"
-dir="${2:-target/gpu-check}"
+# A DIR given on the command line is relative to the caller's directory (the copied script is
+# run as `bash DIR/gpu-check.sh run DIR`, and the cd below would otherwise move under it); the
+# default is relative to the repository.
+dir="${2:-}"
+[ -n "$dir" ] && [ "${dir#/}" = "$dir" ] && dir="$PWD/$dir"
+cd "$(dirname "$0")/.."
+dir="${dir:-target/gpu-check}"
 
 build() {
     mkdir -p "$dir"
@@ -31,9 +43,19 @@ build() {
     # --no-default-features drops cuda-12; exactly one CUDA major is active for the kernels crate.
     cargo test -p jepa-kernels --release --no-run --no-default-features --features cuda-13 \
         --message-format=json >"$list"
-    # Benches depend on jepa-kernels with default features; with cuda-12 and cuda-13 both on,
-    # cudarc takes the highest version (13), which is what this host needs.
-    if ! cargo bench -p jepa-benches --no-run --features jepa-kernels/cuda-13 --message-format=json >>"$list"; then
+    # The engine and the benches depend on jepa-kernels with default features; with cuda-12 and
+    # cuda-13 both on, cudarc takes the highest version (13), which is what this host needs.
+    local device_tests=()
+    for t in engine/tests/device_*.rs; do
+        device_tests+=(--test "$(basename "$t" .rs)")
+    done
+    if ! cargo test -p jepa-engine --release --no-run --features jepa-kernels/cuda-13 \
+        "${device_tests[@]}" --message-format=json >>"$list"; then
+        echo "gpu-check: engine device tests did not build; continuing" >&2
+    fi
+    # Only the CUDA benches: the CPU benches mean nothing on the GPU host.
+    if ! cargo bench -p jepa-benches --no-run --bench cuda_kernels --features jepa-kernels/cuda-13 \
+        --message-format=json >>"$list"; then
         echo "gpu-check: bench binaries did not build; continuing with the tests" >&2
     fi
     python3 - "$list" "$dir" <<'PY'
@@ -75,15 +97,22 @@ run() {
         echo "skipped: gpu-check: no NVIDIA driver or GPU on this host"
         return 0
     fi
-    local failed=0
+    local res="${OUT:-$dir/results}" failed=0 bin log
+    mkdir -p "$res"
     for bin in "$dir"/test-*-bin; do
-        echo "gpu-check: $bin"
-        REQUIRE_GPU=1 REQUIRE_NVRTC=1 "$bin" --test-threads=1 || failed=1
+        log="$res/$(basename "$bin" -bin).log"
+        echo "gpu-check: $bin (log: $log)"
+        REQUIRE_GPU=1 REQUIRE_NVRTC=1 "$bin" --test-threads=1 2>&1 | tee "$log" || failed=1
     done
+    # Word splitting is intended: GPU_BENCH_ARGS is a list of criterion flags.
+    # shellcheck disable=SC2206
+    local bench_args=(${GPU_BENCH_ARGS:---warm-up-time 1 --measurement-time 2})
     for bin in "$dir"/bench-*-bin; do
         [ -e "$bin" ] || continue
-        echo "gpu-check: $bin (benchmarks)"
-        "$bin" --bench || failed=1
+        log="$res/$(basename "$bin" -bin).log"
+        echo "gpu-check: $bin (benchmarks, log: $log)"
+        REQUIRE_GPU=1 CRITERION_HOME="$res/criterion" "$bin" --bench "${bench_args[@]}" 2>&1 |
+            tee "$log" || failed=1
     done
     return "$failed"
 }

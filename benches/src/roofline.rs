@@ -68,7 +68,7 @@ fn bf16_flops_per_clock_per_sm(cc: (i32, i32)) -> Option<f64> {
 fn compute_from_attrs(a: &DeviceAttrs, per_sm: Option<f64>) -> Option<f64> {
     let per_sm = per_sm?;
     (a.sm_count > 0 && a.clock_khz > 0)
-        .then(|| a.sm_count as f64 * a.clock_khz as f64 * 1e3 * per_sm)
+        .then_some(a.sm_count as f64 * a.clock_khz as f64 * 1e3 * per_sm)
 }
 
 /// Vendor datasheet figures: (memory bytes/s, FP32 FLOP/s, dense bf16 tensor FLOP/s).
