@@ -87,6 +87,9 @@ fn draw_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> CliError + '_ {
     move |e| CliError::Other(format!("{}: drawing failed: {e:?}", path.display()))
 }
 
+/// A named line: `(name, points)`.
+pub type Series = (String, Vec<(f64, f64)>);
+
 /// One panel: named series of `(x, y)` points and named horizontal reference levels (dashed).
 pub struct Chart<'a> {
     pub title: &'a str,

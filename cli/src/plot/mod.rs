@@ -74,7 +74,7 @@ pub fn plot_run(dir: &Path) -> CliResult<Vec<PathBuf>> {
 /// RankMe and mean feature std of the target features over steps, one panel each (their
 /// scales differ by orders of magnitude); `None` when neither is logged.
 fn collapse_plot(m: &Metrics, out: &Path) -> CliResult<Option<PathBuf>> {
-    let series: Vec<(&str, Vec<(String, Vec<(f64, f64)>)>)> = [
+    let series: Vec<(&str, Vec<draw::Series>)> = [
         ("RankMe of the target features", "rankme"),
         ("mean feature std of the target features", "feature_std"),
     ]
