@@ -1,5 +1,5 @@
 //! Frozen-feature evaluation (methods.md §7): feature extraction from the target encoder, a
-//! linear probe trained with the engine, a kNN classifier and collapse diagnostics.
+//! linear probe, a kNN classifier and collapse diagnostics.
 //!
 //! Everything after extraction works on plain `[N, D]` feature matrices ([`FeatureMatrix`]), so
 //! the probes can be tested on synthetic features and reused for any encoder.
@@ -9,6 +9,8 @@ mod eigen;
 mod features;
 mod knn;
 mod probe;
+mod probe_fast;
+mod probe_tape;
 mod report;
 
 pub use collapse::{feature_std, gram_f64, rankme, RANKME_EPS};
@@ -16,9 +18,11 @@ pub use eigen::{symmetric_eigen, symmetric_eigenvalues, SymmetricEigen};
 pub use features::{extract_features, ExtractConfig, ExtractedFeatures, FeatureEncoder, LAST_N};
 pub use knn::{knn_classify, KnnConfig, KnnResult};
 pub use probe::{
-    linear_probe, train_linear, LinearClassifier, ProbeConfig, ProbeResult, ProbeTrial,
-    Standardizer,
+    linear_probe, linear_probe_ref, LinearClassifier, ProbeConfig, ProbeResult, ProbeTrainer,
+    ProbeTrial, Standardizer,
 };
+pub use probe_fast::train_linear;
+pub use probe_tape::train_linear_ref;
 pub use report::{evaluate, EvalConfig, ProbeReport};
 
 use crate::data::DataError;

@@ -1,11 +1,14 @@
 //! Linear probe (methods.md §7): standardised features, one `Linear(D → classes)` trained with
-//! cross-entropy by AdamW (batch 256, cosine LR) through the engine's autograd; lr × wd chosen
-//! on a stratified 10% hold-out of the training features, then refit on all of them.
+//! cross-entropy by AdamW (batch 256, cosine LR); lr × wd chosen on a stratified 10% hold-out of
+//! the training features, then refit on all of them. Fits run on plain slices
+//! ([`train_linear`]); the tape version ([`train_linear_ref`]) is the reference.
 
-use jepa_engine::{is_grad_enabled, with_no_grad, DType, Device, Tensor, Var};
-use jepa_kernels::cpu::adamw::{adamw_step, AdamW};
+use jepa_engine::{with_no_grad, Device, Tensor};
+use jepa_kernels::cpu::adamw::AdamW;
 use rayon::prelude::*;
 
+use super::probe_fast::train_linear;
+use super::probe_tape::train_linear_ref;
 use super::{check_labels, top1_percent, EvalError, FeatureMatrix};
 use crate::data::stratified_split;
 use crate::rng::Rng;
@@ -153,18 +156,26 @@ impl LinearClassifier {
     }
 }
 
-/// Trains a linear classifier on (already standardised) `x` from zero weights: AdamW with
-/// β (0.9, 0.999), ε 1e-8, per-step cosine decay of `lr` to 0 over `cfg.epochs` epochs of
-/// shuffled batches of `cfg.batch_size` (the last batch of an epoch may be smaller).
-pub fn train_linear(
+/// Trains one grid point: [`train_linear`] (fast) or [`train_linear_ref`] (tape).
+pub type ProbeTrainer = fn(
+    &FeatureMatrix,
+    &[usize],
+    usize,
+    f64,
+    f64,
+    &ProbeConfig,
+) -> Result<LinearClassifier, EvalError>;
+
+/// The argument checks both trainers share.
+pub(super) fn check_train_args(
     x: &FeatureMatrix,
     labels: &[usize],
     classes: usize,
     lr: f64,
     weight_decay: f64,
     cfg: &ProbeConfig,
-) -> Result<LinearClassifier, EvalError> {
-    let (n, d) = (x.rows(), x.dim());
+) -> Result<(), EvalError> {
+    let n = x.rows();
     if n == 0 || classes == 0 || cfg.batch_size == 0 || cfg.epochs == 0 {
         return Err(EvalError::InvalidInput(format!(
             "linear probe on {n} rows, {classes} classes, batch {}, {} epochs",
@@ -177,81 +188,71 @@ pub fn train_linear(
         )));
     }
     check_labels(labels, n, classes)?;
-    x.check_finite("probe features")?;
-    if !is_grad_enabled() {
-        return Err(EvalError::InvalidInput(
-            "train_linear called inside no_grad: the probe needs the autograd tape".into(),
-        ));
+    x.check_finite("probe features")
+}
+
+/// The batch-order stream of a probe fit (reseeded per fit, so every grid point sees the same
+/// batches).
+pub(super) fn probe_order_rng(cfg: &ProbeConfig) -> Rng {
+    Rng::from_seeds(&[cfg.seed, PROBE_ORDER_STREAM])
+}
+
+/// Cosine decay from `lr` at step 0 towards 0 at `total` steps (`step` counts from 0).
+pub(super) fn cosine_lr(lr: f64, step: u64, total: usize) -> f64 {
+    lr * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos())
+}
+
+/// The probe's AdamW hyper-parameters at one step's learning rate.
+pub(super) fn probe_adamw(lr: f64, weight_decay: f64) -> AdamW {
+    AdamW {
+        lr: lr as f32,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: weight_decay as f32,
     }
-    let w = Var::new(&Tensor::zeros([classes, d], DType::F32, Device::Cpu)?);
-    let b = Var::new(&Tensor::zeros([classes], DType::F32, Device::Cpu)?);
-    let mut moments = [
-        (vec![0.0f32; classes * d], vec![0.0f32; classes * d]),
-        (vec![0.0f32; classes], vec![0.0f32; classes]),
-    ];
-    let total = (cfg.epochs * n.div_ceil(cfg.batch_size)) as f64;
-    let mut rng = Rng::from_seeds(&[cfg.seed, PROBE_ORDER_STREAM]);
-    let mut order: Vec<usize> = (0..n).collect();
-    let (mut step, mut last_epoch_loss) = (0u64, 0.0);
-    let (mut xb, mut yb) = (Vec::new(), Vec::new());
-    for _ in 0..cfg.epochs {
-        rng.shuffle(&mut order);
-        let mut epoch_loss = 0.0;
-        for chunk in order.chunks(cfg.batch_size) {
-            xb.clear();
-            yb.clear();
-            for &i in chunk {
-                xb.extend_from_slice(x.row(i));
-                yb.push(labels[i]);
-            }
-            let xt = Tensor::from_slice(&xb, [chunk.len(), d], Device::Cpu)?;
-            let loss = xt.linear(&w, Some(&b))?.cross_entropy(&yb)?;
-            let value = loss.to_scalar_f32()?;
-            if !value.is_finite() {
-                return Err(EvalError::NonFinite(format!(
-                    "probe loss at step {step} (lr {lr}, wd {weight_decay})"
-                )));
-            }
-            epoch_loss += value as f64 * chunk.len() as f64;
-            let grads = loss.backward()?;
-            let sched = lr * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total).cos());
-            step += 1;
-            let opt = AdamW {
-                lr: sched as f32,
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-8,
-                weight_decay: weight_decay as f32,
-            };
-            for (param, (m, v)) in [&w, &b].into_iter().zip(moments.iter_mut()) {
-                let g = param
-                    .grad(&grads)
-                    .ok_or_else(|| {
-                        EvalError::InvalidInput("probe parameter got no gradient".into())
-                    })?
-                    .to_vec_f32()?;
-                param.update_f32(|p| adamw_step(opt, step, p, &g, m, v))?;
-            }
-        }
-        last_epoch_loss = epoch_loss / n as f64;
-    }
-    Ok(LinearClassifier {
-        classes,
-        dim: d,
-        weight: w.to_vec_f32()?,
-        bias: b.to_vec_f32()?,
-        last_epoch_loss,
-    })
 }
 
 /// The full protocol: select (lr, wd) on a stratified hold-out of `train`, refit on all of
 /// `train` at the chosen point, report test top-1. Features are standardised with the
 /// statistics of whatever set the classifier is fitted on.
+/// Every fit runs [`train_linear`].
 pub fn linear_probe(
     train: &FeatureMatrix,
     train_labels: &[usize],
     test: &FeatureMatrix,
     test_labels: &[usize],
+    classes: usize,
+    cfg: &ProbeConfig,
+) -> Result<ProbeResult, EvalError> {
+    let sets = (train, train_labels, test, test_labels);
+    linear_probe_with(train_linear, sets, classes, cfg)
+}
+
+/// [`linear_probe`] with every fit on the tape ([`train_linear_ref`]): the reference.
+pub fn linear_probe_ref(
+    train: &FeatureMatrix,
+    train_labels: &[usize],
+    test: &FeatureMatrix,
+    test_labels: &[usize],
+    classes: usize,
+    cfg: &ProbeConfig,
+) -> Result<ProbeResult, EvalError> {
+    let sets = (train, train_labels, test, test_labels);
+    linear_probe_with(train_linear_ref, sets, classes, cfg)
+}
+
+/// Train features and labels, then test features and labels.
+type ProbeSets<'a> = (
+    &'a FeatureMatrix,
+    &'a [usize],
+    &'a FeatureMatrix,
+    &'a [usize],
+);
+
+fn linear_probe_with(
+    fit: ProbeTrainer,
+    (train, train_labels, test, test_labels): ProbeSets,
     classes: usize,
     cfg: &ProbeConfig,
 ) -> Result<ProbeResult, EvalError> {
@@ -285,7 +286,7 @@ pub fn linear_probe(
         let fits: Vec<Result<f64, EvalError>> = grid
             .par_iter()
             .map(|&(l, w)| {
-                let clf = train_linear(&fit_x, &fit_y, classes, l, w, cfg)?;
+                let clf = fit(&fit_x, &fit_y, classes, l, w, cfg)?;
                 Ok(top1_percent(&clf.predict(&val_x)?, &val_y))
             })
             .collect();
@@ -304,7 +305,7 @@ pub fn linear_probe(
     }
     let std = Standardizer::fit(train)?;
     let train_x = std.apply(train)?;
-    let clf = train_linear(&train_x, train_labels, classes, lr, wd, cfg)?;
+    let clf = fit(&train_x, train_labels, classes, lr, wd, cfg)?;
     let train_top1 = top1_percent(&clf.predict(&train_x)?, train_labels);
     let top1 = top1_percent(&clf.predict(&std.apply(test)?)?, test_labels);
     Ok(ProbeResult {
