@@ -2,13 +2,13 @@
 //! (same shuffling stream, zero init, cross-entropy gradient, AdamW with decay on weight and
 //! bias, per-step cosine schedule) with every buffer allocated once before the loop.
 //!
-//! The model is only `classes × D` (a few thousand weights), so the tape path spends nearly all
-//! its time building tensors and graph nodes; here one batch is a pass over its rows with SIMD
-//! dots and axpys against weights that stay in L1/L2. Single-threaded on purpose: the probe
-//! runs its grid points side by side instead.
+//! The model is only `classes × D`, so the tape path spends much of each step building
+//! tensors, graph nodes and gradient maps. Here a batch is gathered into a reused buffer and
+//! the two products go through the same kernels GEMM with the same strides as the engine's
+//! `linear` and its backward, so the result matches the tape path bit for bit in practice.
 
 use jepa_kernels::cpu::adamw::adamw_step;
-use jepa_kernels::cpu::simd::{axpy, dot};
+use jepa_kernels::cpu::gemm::{gemm, Strides};
 
 use super::probe::{check_train_args, cosine_lr, probe_adamw, probe_order_rng};
 use super::{EvalError, FeatureMatrix, LinearClassifier, ProbeConfig};
@@ -59,7 +59,8 @@ pub fn train_linear(
     })
 }
 
-/// Parameters, their gradients and AdamW moments, plus one row's logits.
+/// Parameters, their gradients and AdamW moments, plus one batch's rows and logits (grown to
+/// the batch size on the first batch, then reused).
 struct Buffers {
     dim: usize,
     w: Vec<f32>,
@@ -72,7 +73,10 @@ struct Buffers {
     vw: Vec<f32>,
     mb: Vec<f32>,
     vb: Vec<f32>,
+    /// One batch's logits `[B, classes]`, overwritten by their gradients.
     logits: Vec<f32>,
+    /// One batch's gathered feature rows `[B, D]`.
+    xb: Vec<f32>,
 }
 
 impl Buffers {
@@ -89,7 +93,8 @@ impl Buffers {
             vw: zeros(classes * dim),
             mb: zeros(classes),
             vb: zeros(classes),
-            logits: zeros(classes),
+            logits: Vec::new(),
+            xb: Vec::new(),
         }
     }
 
@@ -102,34 +107,72 @@ impl Buffers {
     /// batch holds every class equally often), Adam scales whatever rounding noise is left up
     /// to a sizeable step, so both paths must leave the same noise.
     fn gradient(&mut self, x: &FeatureMatrix, labels: &[usize], rows: &[usize]) -> f64 {
-        self.gw.fill(0.0);
-        self.gb64.fill(0.0);
-        let upstream = -1.0 / rows.len() as f32;
-        let mut loss = 0.0;
+        let (b, d, c) = (rows.len(), self.dim, self.b.len());
+        self.xb.clear();
         for &i in rows {
-            let xi = x.row(i);
-            let wrows = self.w.chunks_exact(self.dim);
-            for ((l, wc), &bc) in self.logits.iter_mut().zip(wrows).zip(&self.b) {
-                *l = dot(wc, xi) + bc;
-            }
-            let max = self.logits.iter().fold(f32::NEG_INFINITY, |a, &l| a.max(l));
-            let sum: f64 = self.logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
+            self.xb.extend_from_slice(x.row(i));
+        }
+        self.logits.clear();
+        self.logits.resize(b * c, 0.0);
+        // The engine's `linear`: x·Wᵀ with Wᵀ read through strides, bias as GEMM epilogue.
+        let wt = Strides {
+            batch: 0,
+            row: 1,
+            col: d,
+        };
+        let sx = Strides::row_major(b, d);
+        gemm(
+            1,
+            b,
+            d,
+            c,
+            &self.xb,
+            sx,
+            &self.w,
+            wt,
+            &mut self.logits,
+            Some(&self.b),
+            false,
+        );
+        self.gb64.fill(0.0);
+        let upstream = -1.0 / b as f32;
+        let mut loss = 0.0;
+        for (row, &i) in self.logits.chunks_exact_mut(c).zip(rows) {
+            let max = row.iter().fold(f32::NEG_INFINITY, |a, &l| a.max(l));
+            let sum: f64 = row.iter().map(|&l| ((l - max) as f64).exp()).sum();
             let lse = max as f64 + sum.ln();
             let label = labels[i];
-            loss -= (self.logits[label] as f64 - lse) as f32 as f64;
-            let grows = self.gw.chunks_exact_mut(self.dim);
-            let parts = self.logits.iter().zip(grows).zip(&mut self.gb64);
-            for (c, ((&l, gwc), gbc)) in parts.enumerate() {
-                let log_p = (l as f64 - lse) as f32;
-                let onehot = if c == label { upstream as f64 } else { 0.0 };
-                let g = (onehot - (log_p as f64).exp() * upstream as f64) as f32;
-                *gbc += g as f64;
-                axpy(g, xi, gwc);
+            loss -= (row[label] as f64 - lse) as f32 as f64;
+            for (k, (l, gbk)) in row.iter_mut().zip(&mut self.gb64).enumerate() {
+                let log_p = (*l as f64 - lse) as f32;
+                let onehot = if k == label { upstream as f64 } else { 0.0 };
+                // The logit is not needed again: its gradient takes its place.
+                *l = (onehot - (log_p as f64).exp() * upstream as f64) as f32;
+                *gbk += *l as f64;
             }
         }
         for (gb, &g64) in self.gb.iter_mut().zip(&self.gb64) {
             *gb = g64 as f32;
         }
+        // dW = Gᵀ·X with Gᵀ read through strides, as the engine's `linear` backward.
+        let gt = Strides {
+            batch: 0,
+            row: 1,
+            col: c,
+        };
+        gemm(
+            1,
+            c,
+            b,
+            d,
+            &self.logits,
+            gt,
+            &self.xb,
+            sx,
+            &mut self.gw,
+            None,
+            false,
+        );
         loss
     }
 }
