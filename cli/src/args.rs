@@ -51,7 +51,7 @@ pub struct PretrainArgs {
     /// TOML run configuration; flags given here override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Starting configuration: vit-tiny-cifar (default), quickstart, vit-small-stl64,
+    /// Starting configuration: vit-tiny-cifar (default), quickstart, cifar-cjepa-b, vit-small-stl64,
     /// in1k-vith14; the config file and flags override it.
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,

@@ -15,7 +15,11 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     (
         "quickstart",
-        "ViT-Tiny/4 with 6 blocks, predictor 96/2, batch 64, 300 steps: minutes on 2 cores",
+        "ViT-Tiny/4 with 6 blocks, predictor 96/2, C-JEPA variant B, batch 64, 300 steps: minutes on 2 cores",
+    ),
+    (
+        "cifar-cjepa-b",
+        "ViT-Tiny/4 at 32 px, C-JEPA variant B (beta 0.1), batch 128, 1170 steps: the issue-6 contest recipe",
     ),
     (
         "vit-small-stl64",
@@ -104,12 +108,26 @@ fn vit_tiny_cifar() -> RunConfig {
     }
 }
 
+/// C-JEPA variant B (methods.md §4.4) with VICReg's own coefficients (λ = μ = 25, ν = 1) at
+/// β = 0.1: the recipe that beat random init in RESULTS.md (issue 6).
+fn variant_b(c: &mut RunConfig) {
+    c.method = Method::Cjepa;
+    c.cjepa = CjepaSection {
+        variant: "predictions-and-context".into(),
+        beta: 0.1,
+        var_weight: 25.0,
+        cov_weight: 1.0,
+        inv_weight: 25.0,
+    };
+}
+
 /// The preset called `name`, or `None`.
 pub fn preset(name: &str) -> Option<RunConfig> {
     let mut c = vit_tiny_cifar();
     match name {
         "vit-tiny-cifar" => {}
         "quickstart" => {
+            variant_b(&mut c);
             c.model.depth = 6;
             c.model.pred_depth = 2;
             c.train.epochs = 0;
@@ -118,6 +136,15 @@ pub fn preset(name: &str) -> Option<RunConfig> {
             c.train.checkpoint_every = 0;
             c.train.rankme_every = 50;
             c.optim.warmup_epochs = 0.5;
+            c.optim.ema_start = 0.99;
+        }
+        "cifar-cjepa-b" => {
+            variant_b(&mut c);
+            c.train.epochs = 0;
+            c.train.steps = 1170;
+            c.train.rankme_every = 130;
+            c.train.checkpoint_every = 390;
+            c.optim.warmup_epochs = 0.3;
             c.optim.ema_start = 0.99;
         }
         "vit-small-stl64" => {
