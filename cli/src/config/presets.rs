@@ -19,7 +19,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     (
         "cifar-cjepa-b",
-        "ViT-Tiny/4 at 32 px, C-JEPA variant B (beta 0.1), batch 128, 1170 steps: the issue-6 contest recipe",
+        "ViT-Tiny/4 at 32 px, C-JEPA variant B (beta 0.1), batch 128, 780 steps: the issue-6 contest recipe",
     ),
     (
         "vit-small-stl64",
@@ -141,7 +141,7 @@ pub fn preset(name: &str) -> Option<RunConfig> {
         "cifar-cjepa-b" => {
             variant_b(&mut c);
             c.train.epochs = 0;
-            c.train.steps = 1170;
+            c.train.steps = 780;
             c.train.rankme_every = 130;
             c.train.checkpoint_every = 390;
             c.optim.warmup_epochs = 0.3;
@@ -201,5 +201,38 @@ mod tests {
         for (name, _) in PRESETS {
             assert!(help.contains(name), "--preset help lacks {name}: {help}");
         }
+    }
+
+    #[test]
+    fn cifar_cjepa_b_is_the_contest_config_of_results_md() {
+        // RESULTS.md's contest row comes from this file; the preset must train the same run
+        // (only the hold-out, evaluation and checkpoint cadence may differ: they do not change
+        // the training trajectory).
+        let text = include_str!("../../../experiments/configs/contest-cjepa-b.toml");
+        let file = crate::config::parse_config_text(text, "contest-cjepa-b.toml", None).unwrap();
+        let p = preset("cifar-cjepa-b").unwrap();
+        assert_eq!(
+            (&p.method, &p.model, &p.optim, &p.mask, &p.cjepa, p.seed),
+            (
+                &file.method,
+                &file.model,
+                &file.optim,
+                &file.mask,
+                &file.cjepa,
+                file.seed
+            )
+        );
+        assert_eq!(
+            (p.train.steps, p.train.batch_size, &p.train.loss),
+            (file.train.steps, file.train.batch_size, &file.train.loss)
+        );
+        assert_eq!(
+            (p.data.hflip, p.data.crop_scale_min, p.data.color_jitter),
+            (
+                file.data.hflip,
+                file.data.crop_scale_min,
+                file.data.color_jitter
+            )
+        );
     }
 }
