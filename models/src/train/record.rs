@@ -20,7 +20,8 @@ pub struct StepRecord {
     pub ema_momentum: f64,
     /// Over the steps since the previous metrics record.
     pub images_per_sec: f64,
-    /// Wall time of the run, including the time before a resume.
+    /// Training wall time of the run (evaluation and checkpoint writing excluded), including
+    /// the training time before a resume.
     pub elapsed_seconds: f64,
     /// On the batch's pooled target features, every `collapse_every` steps.
     pub rankme: Option<f64>,
