@@ -154,16 +154,17 @@ fn assert_bit_identical(a: &Checkpoint, b: &Checkpoint) {
     }
 }
 
-#[test]
-fn stop_and_resume_is_bit_identical() {
+/// Runs `cfg(steps)` straight through, then again stopped after half the steps and resumed from
+/// the checkpoint, and requires the two final checkpoints to agree bit for bit.
+fn check_stop_and_resume(cfg: impl Fn(&Path, u64) -> TrainConfig) {
     let k = 5; // crosses the epoch boundaries at steps 4 and 8
     let straight = tempfile::tempdir().unwrap();
-    let mut t = Trainer::new(tiny(straight.path(), 2 * k)).unwrap();
+    let mut t = Trainer::new(cfg(straight.path(), 2 * k)).unwrap();
     t.run(&mut Recorder::default()).unwrap();
     let want = Checkpoint::load(&t.checkpoint_path()).unwrap();
 
     let split = tempfile::tempdir().unwrap();
-    let mut t = Trainer::new(tiny(split.path(), 2 * k)).unwrap();
+    let mut t = Trainer::new(cfg(split.path(), 2 * k)).unwrap();
     let mut rec = Recorder {
         stop_after: Some((k, t.stop_flag())),
         ..Recorder::default()
@@ -174,7 +175,7 @@ fn stop_and_resume_is_bit_identical() {
     let path = t.checkpoint_path();
     drop(t);
 
-    let mut t = Trainer::resume(tiny(split.path(), 2 * k), &path).unwrap();
+    let mut t = Trainer::resume(cfg(split.path(), 2 * k), &path).unwrap();
     let mut rec = Recorder::default();
     let out = t.run(&mut rec).unwrap();
     assert_eq!((out.reason, out.steps_done), (StopReason::Completed, 2 * k));
@@ -184,6 +185,23 @@ fn stop_and_resume_is_bit_identical() {
     // The metrics files continue: one line per step of both halves.
     let jsonl = std::fs::read_to_string(split.path().join("metrics.jsonl")).unwrap();
     assert_eq!(jsonl.lines().count() as u64, 2 * k);
+}
+
+#[test]
+fn stop_and_resume_is_bit_identical() {
+    check_stop_and_resume(tiny);
+}
+
+/// Conditioning dropout draws from a random stream: a resumed run must draw what the
+/// uninterrupted run drew (p = 0.5 makes both outcomes likely within the resumed half).
+#[test]
+fn ecijepa_with_conditioning_dropout_resumes_bit_identically() {
+    check_stop_and_resume(|dir, steps| {
+        let mut cfg = tiny(dir, steps);
+        cfg.jepa.method = Method::EcIJepa;
+        cfg.jepa.ec.dropout = 0.5;
+        cfg
+    });
 }
 
 #[test]

@@ -72,7 +72,6 @@ pub struct Jepa {
     pub(super) target: VisionTransformer,
     pub(super) opt: AdamW,
     pub(super) steps_done: u64,
-    rng: Rng,
     pub(super) fused: FusedState,
 }
 
@@ -116,7 +115,6 @@ impl Jepa {
             o.betas,
             o.eps,
         );
-        let rng = Rng::from_seeds(&[cfg.seed, 0x636f_6e64]); // "cond"
         Ok(Jepa {
             cfg,
             encoder,
@@ -124,7 +122,6 @@ impl Jepa {
             target,
             opt,
             steps_done: 0,
-            rng,
             fused: FusedState::default(),
         })
     }
@@ -253,15 +250,18 @@ impl Jepa {
         })
     }
 
-    /// Draws this step's conditioning dropout (§3.4).
-    fn draw_keep(&mut self, bsz: usize) -> CondKeep {
+    /// Draws this step's conditioning dropout (§3.4). The stream is keyed by (seed, step), not
+    /// carried across steps, so a run resumed from a checkpoint draws exactly what the
+    /// uninterrupted run would have drawn.
+    fn draw_keep(&self, bsz: usize) -> CondKeep {
         let p = self.cfg.ec.dropout;
+        let mut rng = Rng::from_seeds(&[self.cfg.seed, 0x636f_6e64, self.steps_done]); // "cond"
         match self.cfg.conditioning() {
             Conditioning::None => CondKeep::Off,
             Conditioning::Additive if p > 0.0 => {
-                CondKeep::PerSample((0..bsz).map(|_| !self.rng.bernoulli(p)).collect())
+                CondKeep::PerSample((0..bsz).map(|_| !rng.bernoulli(p)).collect())
             }
-            _ if p > 0.0 && self.rng.bernoulli(p) => CondKeep::Off,
+            _ if p > 0.0 && rng.bernoulli(p) => CondKeep::Off,
             _ => CondKeep::All,
         }
     }
