@@ -192,19 +192,24 @@ fn reduce_case(dims: &[usize], reduce: &[bool], offset: usize) {
     let m = ReduceMeta::new(dims, &strides, offset, reduce).unwrap();
     let x = data(offset + dims.iter().product::<usize>(), 3, 2.0);
     let n_out = m.out_count();
-    let (name, grid, block) = if m.outputs_contiguous() {
+    // Literal names, so the coverage test of emu.rs sees both dtypes of both kernels launched.
+    let ((k_f32, k_bf16), grid, block) = if m.outputs_contiguous() {
         (
-            "reduce_cols",
+            ("reduce_cols_f32", "reduce_cols_bf16"),
             (n_out.div_ceil(32).clamp(1, 2) as u32, 1, 1),
             (32, 8, 1),
         )
     } else {
-        ("reduce_rows", (n_out.clamp(1, 3) as u32, 1, 1), (256, 1, 1))
+        (
+            ("reduce_rows_f32", "reduce_rows_bf16"),
+            (n_out.clamp(1, 3) as u32, 1, 1),
+            (256, 1, 1),
+        )
     };
     for op in [ReduceOp::Sum, ReduceOp::Max] {
         let mut out = vec![f32::NAN; n_out];
         run(
-            &format!("{name}_f32"),
+            k_f32,
             grid,
             block,
             EmuArgs::new()
@@ -215,12 +220,12 @@ fn reduce_case(dims: &[usize], reduce: &[bool], offset: usize) {
                 .ptr(x.as_ptr())
                 .ptr(out.as_mut_ptr()),
         );
-        let what = format!("{name}_f32 {op:?} {dims:?} {reduce:?}");
+        let what = format!("{k_f32} {op:?} {dims:?} {reduce:?}");
         assert_close(&what, &out, &reduce_ref(op, &m, &x), F32_TOL.0, F32_TOL.1);
         let xb = to_bf16(&x);
         let mut ob = vec![0u16; n_out];
         run(
-            &format!("{name}_bf16"),
+            k_bf16,
             grid,
             block,
             EmuArgs::new()
