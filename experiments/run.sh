@@ -3,7 +3,8 @@
 # archive (10,000 images held out, never pretrained on), then probe the target encoder on the
 # held-out images. Extra arguments go to `jepa pretrain` (e.g. --seed 1 --steps 400).
 #   experiments/run.sh NAME [RUN_SUFFIX] [pretrain flags...]
-# Env: JEPA (binary, default target/release/jepa), RUNS (run dirs, default runs/),
+# Env: JEPA (binary, default target/release/jepa), RUNS (run dirs, default runs/), CONFIG (a
+#      config file to use instead of experiments/configs/NAME.toml),
 #      PROBE_MAX_TRAIN (probe training images, 0 = all 40,000), RANDOM_INIT=1 adds the baseline.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,8 @@ runs=${RUNS:-$root/runs}
 out=$runs/$name$suffix
 mkdir -p "$runs"
 echo "== $name$suffix: $(date -u +%FT%TZ) $(git -C "$root" rev-parse --short HEAD)" | tee -a "$runs/log.txt"
-"$jepa" pretrain --config "$root/experiments/configs/$name.toml" --data "$data" --out "$out" \
+config=${CONFIG:-$root/experiments/configs/$name.toml}
+"$jepa" pretrain --config "$config" --data "$data" --out "$out" \
     --threads 2 --no-progress "$@" 2> "$out.pretrain.log" || { tail -3 "$out.pretrain.log"; exit 1; }
 tail -1 "$out.pretrain.log" | tee -a "$runs/log.txt"
 extra=()
