@@ -191,6 +191,13 @@ pub struct ProbeArgs {
     /// Use at most this many test images (stratified), 0 for all.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_test: usize,
+    /// Linear probe: learning rates to select from, comma-separated (default:
+    /// 1e-3,3e-3,1e-2,3e-2,0.1,0.3,1; methods.md §7's grid is the first three).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub lrs: Vec<f64>,
+    /// Linear probe: weight decays to select from, comma-separated (default: 0,1e-4).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub weight_decays: Vec<f64>,
     /// Print the table as JSON.
     #[arg(long)]
     pub json: bool,

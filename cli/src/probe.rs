@@ -141,7 +141,7 @@ pub fn probe_encoder(
     train: &LabelledSet,
     test: &LabelledSet,
     classes: usize,
-    k: usize,
+    cfg: &EvalConfig,
     log: &dyn Fn(String),
 ) -> CliResult<ProbeReport> {
     let xc = extract_config(enc, 128);
@@ -156,14 +156,42 @@ pub fn probe_encoder(
     ));
     let te = extract_features(enc, test.data.clone(), &xc)?;
     log(format!("{label}: linear probe and kNN"));
-    let cfg = EvalConfig {
+    Ok(evaluate(label, &tr, &te, classes, cfg)?)
+}
+
+/// The probe settings of `jepa probe`: methods.md §7 with the given k and, when given, the
+/// learning-rate and weight-decay grids.
+pub fn eval_config(k: usize, lrs: &[f64], weight_decays: &[f64]) -> CliResult<EvalConfig> {
+    if k == 0 {
+        return Err(CliError::Usage("--k must be >= 1".into()));
+    }
+    if let Some(bad) = lrs.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+        return Err(CliError::Usage(format!(
+            "--lrs: {bad} is not a positive learning rate"
+        )));
+    }
+    if let Some(bad) = weight_decays
+        .iter()
+        .find(|v| !(v.is_finite() && **v >= 0.0))
+    {
+        return Err(CliError::Usage(format!(
+            "--weight-decays: {bad} is not a weight decay >= 0"
+        )));
+    }
+    let mut cfg = EvalConfig {
         knn: KnnConfig {
             k,
             ..KnnConfig::default()
         },
         ..EvalConfig::default()
     };
-    Ok(evaluate(label, &tr, &te, classes, &cfg)?)
+    if !lrs.is_empty() {
+        cfg.probe.lrs = lrs.to_vec();
+    }
+    if !weight_decays.is_empty() {
+        cfg.probe.weight_decays = weight_decays.to_vec();
+    }
+    Ok(cfg)
 }
 
 /// The comparison table of several reports (one row each).
@@ -195,9 +223,7 @@ pub fn table(reports: &[ProbeReport]) -> String {
 pub fn run(args: &ProbeArgs) -> CliResult<()> {
     runtime::configure_threads(args.compute.threads)?;
     runtime::compute_device(args.compute.device.as_deref())?;
-    if args.k == 0 {
-        return Err(CliError::Usage("--k must be >= 1".into()));
-    }
+    let cfg = eval_config(args.k, &args.lrs, &args.weight_decays)?;
     let which = encoder::Which::parse(&args.encoder)?;
     let loaded = encoder::load(&args.checkpoint, which, args.heads)?;
     let (train, test) = match &args.test {
@@ -233,7 +259,7 @@ pub fn run(args: &ProbeArgs) -> CliResult<()> {
         &train,
         &test,
         classes,
-        args.k,
+        &cfg,
         &log,
     )?];
     if args.random_init {
@@ -244,7 +270,7 @@ pub fn run(args: &ProbeArgs) -> CliResult<()> {
             &train,
             &test,
             classes,
-            args.k,
+            &cfg,
             &log,
         )?);
     }

@@ -15,7 +15,7 @@ use crate::args::QuickstartArgs;
 use crate::config::preset;
 use crate::datasets::{self, Source, Split};
 use crate::error::{CliError, CliResult};
-use crate::probe::{probe_encoder, table, LabelledSet, RANDOM_INIT_SEED};
+use crate::probe::{eval_config, probe_encoder, table, LabelledSet, RANDOM_INIT_SEED};
 use crate::{encoder, pretrain, runtime, train_config};
 
 /// Images the encoder is pretrained on (a stratified subset: a few epochs of the preset's
@@ -183,9 +183,10 @@ pub fn run(args: &QuickstartArgs) -> CliResult<()> {
     let classes = splits.probe_train.classes;
     let (tr, va) = (&splits.probe_train, &splits.validation);
     let label = format!("{} {} steps", cfg.method.name(), outcome.steps_done);
+    let probe_cfg = eval_config(20, &[], &[])?;
     let reports: Vec<ProbeReport> = vec![
-        probe_encoder(&label, &loaded.encoder, tr, va, classes, 20, &log)?,
-        probe_encoder("random-init", &random, tr, va, classes, 20, &log)?,
+        probe_encoder(&label, &loaded.encoder, tr, va, classes, &probe_cfg, &log)?,
+        probe_encoder("random-init", &random, tr, va, classes, &probe_cfg, &log)?,
     ];
     println!(
         "\nquickstart: {} on {} (validation: {} held-out images)",

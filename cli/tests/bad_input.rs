@@ -241,6 +241,28 @@ fn checkpoint_of_the_wrong_shape() {
 }
 
 #[test]
+fn bad_probe_grids() {
+    let probe = |grid: &str| {
+        jepa(&[
+            "probe",
+            "--checkpoint",
+            "none.safetensors",
+            "--train",
+            "none",
+            grid,
+        ])
+    };
+    assert_error(&probe("--lrs=1e-2,0"), 2, &["--lrs", "0 is not"]);
+    assert_error(&probe("--lrs=1e-2,inf"), 2, &["--lrs", "inf"]);
+    assert_error(
+        &probe("--weight-decays=-1e-4"),
+        2,
+        &["--weight-decays", "-0.0001"],
+    );
+    assert_error(&probe("--lrs=fast"), 2, &["fast"]);
+}
+
+#[test]
 fn unknown_flag_and_subcommand() {
     assert_error(&jepa(&["pretrain", "--bogus-flag"]), 2, &["--bogus-flag"]);
     assert_error(&jepa(&["frobnicate"]), 2, &["frobnicate"]);
