@@ -1,5 +1,5 @@
 //! Wall time of the probe protocol, fast slices vs the tape reference, at CIFAR-10 scale
-//! (36,000 × 192 and × 768 features, 10 classes, full 3 × 2 grid). A measurement, not a check:
+//! (36,000 × 192 and × 768 features, 10 classes, the full default grid). A measurement, not a check:
 //! run on demand with
 //! `cargo test -p jepa-models --test eval_probe_timing -- --ignored --nocapture`.
 //! The tape path is timed over `REF_EPOCHS` epochs and scaled to 100 (its cost per step is
