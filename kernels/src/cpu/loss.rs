@@ -155,10 +155,15 @@ fn mean_of(
     let sum: f64 = if len < PAR_MIN {
         z.chunks(CHUNK).zip(h.chunks(CHUNK)).map(chunk_sum).sum()
     } else {
-        z.par_chunks(CHUNK)
+        // Partials collected in chunk order and added sequentially: rayon's parallel `sum`
+        // combines them in a work-stealing-dependent order, so the total would change between
+        // runs in its last bits.
+        let parts: Vec<f64> = z
+            .par_chunks(CHUNK)
             .zip(h.par_chunks(CHUNK))
             .map(chunk_sum)
-            .sum()
+            .collect();
+        parts.iter().sum()
     };
     (sum / len as f64) as f32
 }

@@ -79,13 +79,15 @@ pub(crate) fn task_rows(width: usize) -> usize {
     (16 * 1024 / width.max(1)).max(1)
 }
 
-/// `db += Σ_rows dy[r, :]` (`dy: [rows, n]`), partial sums per task.
+/// `db += Σ_rows dy[r, :]` (`dy: [rows, n]`), partial sums per task of fixed size, added in
+/// task order. (A rayon `reduce` would combine the partials in an order that depends on work
+/// stealing, so bias gradients, and from them whole training runs, would differ between runs.)
 pub(crate) fn colsum_add(dy: &[f32], db: &mut [f32]) {
     let n = db.len();
     if n == 0 {
         return;
     }
-    let part = dy
+    let parts: Vec<Vec<f32>> = dy
         .par_chunks(n * task_rows(n))
         .map(|c| {
             let mut acc = vec![0f32; n];
@@ -94,14 +96,10 @@ pub(crate) fn colsum_add(dy: &[f32], db: &mut [f32]) {
             }
             acc
         })
-        .reduce(
-            || vec![0f32; n],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
-    db.iter_mut().zip(&part).for_each(|(d, p)| *d += p);
+        .collect();
+    for part in &parts {
+        db.iter_mut().zip(part).for_each(|(d, p)| *d += p);
+    }
 }
 
 /// `x[r, :] += b` for every row, in parallel.
@@ -276,5 +274,43 @@ mod tests {
         let mut db = vec![1f32; 2];
         colsum_add(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &mut db);
         assert_eq!(db, vec![10.0, 13.0]);
+    }
+
+    /// The bias-gradient sum is bit-for-bit the sequential sum in task order, on a 4-thread pool
+    /// and with many tasks, so training does not depend on work stealing.
+    #[test]
+    fn colsum_is_deterministic() {
+        let n = 48;
+        let rows = 40 * task_rows(n) + 17;
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let dy: Vec<f32> = (0..rows * n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 20) as f32 - 8.0
+            })
+            .collect();
+        let mut want = vec![0.5f32; n];
+        for c in dy.chunks(n * task_rows(n)) {
+            let mut acc = vec![0f32; n];
+            for row in c.chunks_exact(n) {
+                acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+            }
+            want.iter_mut().zip(&acc).for_each(|(w, a)| *w += a);
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        for _ in 0..20 {
+            let mut db = vec![0.5f32; n];
+            pool.install(|| colsum_add(&dy, &mut db));
+            let same = db
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "colsum_add differs from the task-order sum");
+        }
     }
 }
