@@ -235,4 +235,25 @@ mod tests {
             )
         );
     }
+
+    #[test]
+    fn every_experiment_config_parses_and_validates() {
+        // RESULTS.md names these files in its commands; a key renamed in the CLI must not leave
+        // one that no longer loads.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/configs");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let name = path.display().to_string();
+            let cfg = crate::config::parse_config_text(&text, &name, None)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            crate::config::validate(&cfg).unwrap_or_else(|e| panic!("{name}: {e}"));
+            seen += 1;
+        }
+        assert!(seen >= 9, "only {seen} configs in {}", dir.display());
+    }
 }
