@@ -325,19 +325,24 @@ fn emu_gather_and_scatter_add_with_repeated_indices() {
     let index: Vec<usize> = vec![0, 6, 3, 3, 3, 1, 6, 0, 2, 5, 5, 4, 0, 1, 1, 6, 2, 2];
     let idx32: Vec<i32> = index.iter().map(|&i| i as i32).collect();
     let (g, bl) = stride_grid(b * k * d);
+    // Every launch here takes (b, n, d, k, src, index, dst).
+    let args = |src: *const u8, dst: *mut u8| {
+        let mut a = EmuArgs::new();
+        a.i32(b as i32)
+            .i32(n as i32)
+            .i32(d as i32)
+            .i32(k as i32)
+            .ptr(src)
+            .ptr(idx32.as_ptr())
+            .ptr(dst);
+        a
+    };
     let (mut out, mut want) = (vec![0f32; b * k * d], vec![0f32; b * k * d]);
     run(
         "gather_rows_f32",
         g,
         bl,
-        EmuArgs::new()
-            .i32(b as i32)
-            .i32(n as i32)
-            .i32(d as i32)
-            .i32(k as i32)
-            .ptr(x.as_ptr())
-            .ptr(idx32.as_ptr())
-            .ptr(out.as_mut_ptr()),
+        &mut args(x.as_ptr().cast(), out.as_mut_ptr().cast()),
     );
     cpu::gather::gather_rows_ref(b, n, d, k, &x, &index, &mut want);
     assert_close("gather_rows", &out, &want, 0.0, 0.0);
@@ -346,14 +351,7 @@ fn emu_gather_and_scatter_add_with_repeated_indices() {
         "gather_rows_bf16",
         g,
         bl,
-        EmuArgs::new()
-            .i32(b as i32)
-            .i32(n as i32)
-            .i32(d as i32)
-            .i32(k as i32)
-            .ptr(xb.as_ptr())
-            .ptr(idx32.as_ptr())
-            .ptr(outb.as_mut_ptr()),
+        &mut args(xb.as_ptr().cast(), outb.as_mut_ptr().cast()),
     );
     assert_eq!(outb, to_bf16(&want), "gather_rows_bf16 is a pure copy");
 
@@ -363,14 +361,7 @@ fn emu_gather_and_scatter_add_with_repeated_indices() {
         "scatter_add_rows_f32",
         g,
         bl,
-        EmuArgs::new()
-            .i32(b as i32)
-            .i32(n as i32)
-            .i32(d as i32)
-            .i32(k as i32)
-            .ptr(dout.as_ptr())
-            .ptr(idx32.as_ptr())
-            .ptr(dx.as_mut_ptr()),
+        &mut args(dout.as_ptr().cast(), dx.as_mut_ptr().cast()),
     );
     cpu::gather::scatter_add_rows_ref(b, n, d, k, &dout, &index, &mut r_dx);
     assert_close("scatter_add_rows", &dx, &r_dx, 1e-6, 1e-6);
@@ -381,14 +372,7 @@ fn emu_gather_and_scatter_add_with_repeated_indices() {
         "scatter_add_rows_bf16",
         g,
         bl,
-        EmuArgs::new()
-            .i32(b as i32)
-            .i32(n as i32)
-            .i32(d as i32)
-            .i32(k as i32)
-            .ptr(doutb.as_ptr())
-            .ptr(idx32.as_ptr())
-            .ptr(dxb.as_mut_ptr()),
+        &mut args(doutb.as_ptr().cast(), dxb.as_mut_ptr().cast()),
     );
     cpu::gather::scatter_add_rows_ref(b, n, d, k, &from_bf16(&doutb), &index, &mut r_dx);
     assert_close("scatter_add_rows_bf16", &dxb, &r_dx, 1e-6, 1e-6);

@@ -61,6 +61,31 @@ fn emu_gelu_matches_reference() {
     }
 }
 
+/// Launches a `layernorm_bwd_params_*` kernel as the wrapper does: one 32×8 block per 32
+/// columns. `x` and `dout` are in the kernel's dtype; mean, rstd and the outputs are f32.
+fn layernorm_bwd_params(
+    kernel: &str,
+    (rows, dim): (usize, usize),
+    (x, dout): (*const u8, *const u8),
+    (mean, rstd): (&[f32], &[f32]),
+    (dw, db): (&mut [f32], &mut [f32]),
+) {
+    run(
+        kernel,
+        (dim.div_ceil(32) as u32, 1, 1),
+        (32, 8, 1),
+        EmuArgs::new()
+            .i32(rows as i32)
+            .i32(dim as i32)
+            .ptr(x)
+            .ptr(mean.as_ptr())
+            .ptr(rstd.as_ptr())
+            .ptr(dout)
+            .ptr(dw.as_mut_ptr())
+            .ptr(db.as_mut_ptr()),
+    );
+}
+
 fn layernorm_case(rows: usize, dim: usize, affine: bool) {
     let eps = 1e-5;
     let x: Vec<f32> = data(rows * dim, 5, 2.0).iter().map(|v| v + 3.0).collect(); // large mean
@@ -141,19 +166,12 @@ fn layernorm_case(rows: usize, dim: usize, affine: bool) {
             .ptr(dx.as_mut_ptr()),
     );
     let (mut dw, mut db) = (vec![0f32; dim], vec![0f32; dim]);
-    run(
+    layernorm_bwd_params(
         "layernorm_bwd_params_f32",
-        (dim.div_ceil(32) as u32, 1, 1),
-        (32, 8, 1),
-        EmuArgs::new()
-            .i32(rows as i32)
-            .i32(dim as i32)
-            .ptr(x.as_ptr())
-            .ptr(r_mean.as_ptr())
-            .ptr(r_rstd.as_ptr())
-            .ptr(dout.as_ptr())
-            .ptr(dw.as_mut_ptr())
-            .ptr(db.as_mut_ptr()),
+        (rows, dim),
+        (x.as_ptr().cast(), dout.as_ptr().cast()),
+        (&r_mean, &r_rstd),
+        (&mut dw, &mut db),
     );
     let (mut r_dx, mut r_dw, mut r_db) = (vec![0f32; rows * dim], vec![0f32; dim], vec![0f32; dim]);
     cpu::layernorm::layernorm_bwd_ref(
@@ -377,19 +395,12 @@ fn layernorm_bwd_bf16_case(rows: usize, dim: usize, affine: bool) {
             .ptr(dxb.as_mut_ptr()),
     );
     let (mut dw, mut db) = (vec![f32::NAN; dim], vec![f32::NAN; dim]);
-    run(
+    layernorm_bwd_params(
         "layernorm_bwd_params_bf16",
-        (dim.div_ceil(32) as u32, 1, 1),
-        (32, 8, 1),
-        EmuArgs::new()
-            .i32(rows as i32)
-            .i32(dim as i32)
-            .ptr(xb.as_ptr())
-            .ptr(mean.as_ptr())
-            .ptr(rstd.as_ptr())
-            .ptr(doutb.as_ptr())
-            .ptr(dw.as_mut_ptr())
-            .ptr(db.as_mut_ptr()),
+        (rows, dim),
+        (xb.as_ptr().cast(), doutb.as_ptr().cast()),
+        (&mean, &rstd),
+        (&mut dw, &mut db),
     );
     let (mut r_dx, mut r_dw, mut r_db) = (vec![0f32; len], vec![0f32; dim], vec![0f32; dim]);
     let wo = if affine { Some(&w[..]) } else { None };
