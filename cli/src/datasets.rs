@@ -142,6 +142,16 @@ impl Source {
             Source::Array(_) => None,
         }
     }
+
+    /// Sample `index`'s file path where the format has one (its row number otherwise).
+    pub fn sample_name(&self, index: usize) -> String {
+        let path = match self {
+            Source::Folder(d) => d.path(index).map(|p| p.display().to_string()),
+            Source::Archive(d) => d.entry_path(index).map(str::to_string),
+            Source::Array(_) => None,
+        };
+        path.unwrap_or_else(|| index.to_string())
+    }
 }
 
 impl Dataset for Source {

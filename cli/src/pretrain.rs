@@ -194,6 +194,7 @@ pub fn train(
         cfg.data.holdout,
         cfg.data.holdout
     );
+    write_holdout_list(&dataset, &held, dir)?;
     let src: Arc<dyn Dataset> = Arc::new(dataset);
     let eval = if cfg.eval.every > 0 {
         let train = at_most(&src, &rest, cfg.eval.train_images)?;
@@ -224,6 +225,19 @@ pub struct EvalSets {
 }
 
 /// A stratified subset of at most `max` of `indices` (0: all), with the hold-out's seed.
+/// `RUN/holdout.txt`: the held-out samples, one name per line, so a run made with other tools
+/// (the PyTorch reference of issue 6) can exclude exactly the images `jepa probe --holdout`
+/// scores on.
+fn write_holdout_list(src: &datasets::Source, held: &[usize], dir: &Path) -> CliResult<()> {
+    std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
+    let mut text = String::with_capacity(held.len() * 32);
+    for &i in held {
+        text.push_str(&src.sample_name(i));
+        text.push('\n');
+    }
+    atomic::write_bytes(&dir.join("holdout.txt"), text.as_bytes())
+}
+
 fn at_most(src: &Arc<dyn Dataset>, indices: &[usize], max: usize) -> CliResult<Vec<usize>> {
     if max == 0 || max >= indices.len() {
         return Ok(indices.to_vec());

@@ -298,6 +298,12 @@ fn holdout_is_never_pretrained_on_and_levers_reach_the_trainer() {
         "{}",
         stderr(&r)
     );
+    // CIFAR binaries have no file names: the list names rows, 40 distinct ones.
+    let held = std::fs::read_to_string(out.join("holdout.txt")).unwrap();
+    let rows: std::collections::BTreeSet<usize> =
+        held.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(rows.len(), 40, "{held}");
+    assert!(rows.iter().all(|&r| r < 240), "{held}");
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
     // Variant B logs its VICReg terms; the plain I-JEPA step would leave them empty.
