@@ -6,7 +6,7 @@ use jepa_engine::io::SafetensorsFile;
 use jepa_engine::Tensor;
 use jepa_models::vit::{PredictorConfig, VitConfig};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Model-level cases; a folder holding none of them is a configuration error, not a pass.
 const MODEL_CASES: &[&str] = &[
@@ -56,15 +56,20 @@ pub fn open(name: &str) -> Option<Case> {
         );
         return None;
     }
-    let file = SafetensorsFile::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Some(open_path(&path, name))
+}
+
+/// Reads the case at `path` (a file that must exist).
+pub fn open_path(path: &Path, name: &str) -> Case {
+    let file = SafetensorsFile::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let meta = file.metadata().cloned().unwrap_or_default();
     eprintln!("{name} metadata: {meta:?}");
     let tensors = file.load_all().unwrap_or_else(|e| panic!("{name}: {e}"));
-    Some(Case {
+    Case {
         name: name.into(),
         tensors,
         meta,
-    })
+    }
 }
 
 /// Opens several cases; `None` if any is absent.
@@ -73,6 +78,20 @@ pub fn open_all(names: &[&str]) -> Option<Vec<Case>> {
 }
 
 impl Case {
+    /// The tensors under `prefix` (prefix stripped), with the same metadata.
+    pub fn sub(&self, prefix: &str) -> Case {
+        let tensors = self
+            .tensors
+            .iter()
+            .filter_map(|(k, t)| Some((k.strip_prefix(prefix)?.to_string(), t.clone())))
+            .collect();
+        Case {
+            name: format!("{}[{prefix}]", self.name),
+            tensors,
+            meta: self.meta.clone(),
+        }
+    }
+
     pub fn t(&self, key: &str) -> &Tensor {
         self.tensors
             .get(key)
