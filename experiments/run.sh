@@ -5,7 +5,10 @@
 #   experiments/run.sh NAME [RUN_SUFFIX] [pretrain flags...]
 # Env: JEPA (binary, default target/release/jepa), RUNS (run dirs, default runs/), CONFIG (a
 #      config file to use instead of experiments/configs/NAME.toml),
-#      PROBE_MAX_TRAIN (probe training images, 0 = all 40,000), RANDOM_INIT=1 adds the baseline.
+#      PROBE_MAX_TRAIN (probe training images, 0 = all 40,000), RANDOM_INIT=1 adds the baseline,
+#      DATA (training data, default the shared CIFAR-10 archive) and TEST (data with a test split
+#      to probe on instead of the 10,000 held-out images, e.g. Fashion-MNIST:
+#      DATA=/usr/share/datasets/fashion-mnist TEST=\$DATA experiments/run.sh fmnist-ijepa).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 name=$1; shift
@@ -22,7 +25,8 @@ config=${CONFIG:-$root/experiments/configs/$name.toml}
 tail -1 "$out.pretrain.log" | tee -a "$runs/log.txt"
 extra=()
 [[ ${RANDOM_INIT:-0} == 1 ]] && extra+=(--random-init)
-"$jepa" probe --checkpoint "$out/checkpoint.safetensors" --train "$data" --holdout 10000 \
+if [[ -n ${TEST:-} ]]; then extra+=(--test "$TEST"); else extra+=(--holdout 10000); fi
+"$jepa" probe --checkpoint "$out/checkpoint.safetensors" --train "$data" \
     --max-train "${PROBE_MAX_TRAIN:-0}" --threads 2 --no-progress --json "${extra[@]}" \
     > "$out/probe.json" 2> "$out.probe.log" || { tail -3 "$out.probe.log"; exit 1; }
 cat "$out/probe.json" | tee -a "$runs/log.txt"
