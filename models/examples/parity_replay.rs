@@ -16,8 +16,8 @@
 use jepa_engine::io::SafetensorsFile;
 use jepa_engine::{DType, Device, RowIndex, Tensor};
 use jepa_models::data::{
-    stratified_split, Dataset, ImageArchive, Loader, LoaderConfig, Subset, Transform,
-    TrainTransform,
+    stratified_split, Dataset, ImageArchive, Loader, LoaderConfig, Subset, TrainTransform,
+    Transform,
 };
 use jepa_models::jepa::{tiny_step_config, Batch, Jepa, StepHyper};
 use jepa_models::masks::{MaskConfig, MaskGenerator};
@@ -56,7 +56,11 @@ fn dump(path: &str, steps: usize) -> Res<()> {
 }
 
 fn rows(v: &[u32], k: usize) -> Res<RowIndex> {
-    let t = Tensor::from_vec(v.iter().map(|&x| x as f32).collect(), vec![B, k], Device::Cpu)?;
+    let t = Tensor::from_vec(
+        v.iter().map(|&x| x as f32).collect(),
+        vec![B, k],
+        Device::Cpu,
+    )?;
     Ok(RowIndex::from_tensor(&t.to_dtype(DType::I64)?)?)
 }
 
@@ -132,13 +136,14 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let steps = |i: usize| args.get(i).map_or(Ok(250), |s| s.parse::<usize>());
     let result = match (args.first().map(String::as_str), args.get(1)) {
-        (Some("dump"), Some(path)) => steps(2)
-            .map_err(Into::into)
-            .and_then(|n| dump(path, n)),
+        (Some("dump"), Some(path)) => steps(2).map_err(Into::into).and_then(|n| dump(path, n)),
         (Some("replay"), Some(path)) => steps(2)
             .map_err(Into::into)
             .and_then(|n| replay(path, n, &args[3.min(args.len())..])),
-        _ => Err("usage: parity_replay dump FILE [STEPS] | replay FILE STEPS --seed N|--init ENC PRED".into()),
+        _ => Err(
+            "usage: parity_replay dump FILE [STEPS] | replay FILE STEPS --seed N|--init ENC PRED"
+                .into(),
+        ),
     };
     if let Err(e) = result {
         eprintln!("parity_replay: {e}");

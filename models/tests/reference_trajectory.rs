@@ -14,7 +14,8 @@ use jepa_models::jepa::{cond_specs, Batch, Jepa, JepaConfig, Method, StepHyper};
 use jepa_models::vit::{ParamStore, VisionTransformer, VisionTransformerPredictor};
 
 fn case() -> Case {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/trajectory.safetensors");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/trajectory.safetensors");
     open_path(&path, "trajectory")
 }
 
@@ -24,11 +25,18 @@ fn build(c: &Case, manual: bool) -> Jepa {
     let mut cfg = JepaConfig::new(Method::IJepa, ecfg.clone(), 1, 1);
     cfg.predictor = predictor_config(&pred, &ecfg);
     cfg.manual_backward = manual;
-    let encoder = VisionTransformer::new(ecfg.clone(), cond_specs(cfg.conditioning(), ecfg.dim), 1, true)
-        .unwrap();
+    let encoder = VisionTransformer::new(
+        ecfg.clone(),
+        cond_specs(cfg.conditioning(), ecfg.dim),
+        1,
+        true,
+    )
+    .unwrap();
     encoder.load_map(&enc.tensors, "", "init.encoder").unwrap();
     let predictor = VisionTransformerPredictor::new(cfg.predictor.clone(), 2).unwrap();
-    predictor.load_map(&pred.tensors, "", "init.predictor").unwrap();
+    predictor
+        .load_map(&pred.tensors, "", "init.predictor")
+        .unwrap();
     Jepa::from_parts(cfg, encoder, predictor).unwrap()
 }
 
@@ -42,7 +50,12 @@ fn rows(c: &Case, kind: &str, step: usize) -> Vec<RowIndex> {
 fn check_store(c: &Case, prefix: &str, store: &ParamStore, what: &str) {
     for p in store.params() {
         let want = c.t(&format!("after.{prefix}{}", p.name()));
-        assert_close(&format!("{what}: {prefix}{}", p.name()), &p.value(), want, None);
+        assert_close(
+            &format!("{what}: {prefix}{}", p.name()),
+            &p.value(),
+            want,
+            None,
+        );
     }
 }
 
