@@ -19,8 +19,9 @@ use jepa_models::data::{
     stratified_split, Dataset, ImageArchive, Loader, LoaderConfig, Subset, TrainTransform,
     Transform,
 };
-use jepa_models::jepa::{tiny_step_config, Batch, Jepa, StepHyper};
+use jepa_models::jepa::{tiny_step_config, Batch, Jepa};
 use jepa_models::masks::{MaskConfig, MaskGenerator};
+use jepa_models::train::ScheduleConfig;
 use jepa_models::vit::{VisionTransformer, VisionTransformerPredictor};
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -66,6 +67,12 @@ fn rows(v: &[u32], k: usize) -> Res<RowIndex> {
 
 fn model(args: &[String]) -> Res<Jepa> {
     let mut cfg = tiny_step_config();
+    // The parity run's schedules: 780 steps, 312 batches per epoch, 0.3 warm-up epochs.
+    cfg.optim = ScheduleConfig {
+        warmup_epochs: 0.3,
+        ..ScheduleConfig::default()
+    }
+    .optim(780, 312);
     match args.first().map(String::as_str) {
         Some("--seed") => {
             cfg.seed = args.get(1).ok_or("--seed N")?.parse()?;
@@ -82,23 +89,6 @@ fn model(args: &[String]) -> Res<Jepa> {
             Ok(Jepa::from_parts(cfg, enc, pred)?)
         }
         _ => Err("replay needs --seed N or --init ENC PRED".into()),
-    }
-}
-
-/// The parity run's schedules (780 steps, 94 warm-up steps; methods.md §1.8).
-fn hyper(step: usize) -> StepHyper {
-    let (s, w, t) = ((step + 1) as f64, 94.0, 780.0);
-    let pi = std::f64::consts::PI;
-    let lr = if s < w {
-        2e-4 + s / w * (1e-3 - 2e-4)
-    } else {
-        1e-6 + (1e-3 - 1e-6) * 0.5 * (1.0 + (pi * (s - w) / (t - w)).cos())
-    };
-    let wd = (0.4 + (0.04 - 0.4) * 0.5 * (1.0 + (pi * s / t).cos())).min(0.4);
-    StepHyper {
-        lr,
-        wd,
-        momentum: 0.996 + step as f64 * 0.004 / t,
     }
 }
 
@@ -124,7 +114,7 @@ fn replay(path: &str, steps: usize, init: &[String]) -> Res<()> {
             masks_enc: &me,
             masks_pred: &mp,
         };
-        let loss = jepa.train_step_with(batch, hyper(step))?.loss;
+        let loss = jepa.train_step(batch)?.loss;
         if (step + 1) % 10 == 0 {
             println!("{} {loss:.4}", step + 1);
         }

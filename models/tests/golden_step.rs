@@ -4,20 +4,16 @@
 
 mod golden_common;
 
-use golden_common::{
-    assert_close, assert_close_with, open, open_all, predictor_config, vit_config, Case,
-};
+use golden_common::{assert_close, assert_close_with, load_jepa, open, open_all, vit_config, Case};
 use jepa_engine::{Gradients, RowIndex};
 use jepa_models::jepa::{
-    cond_specs, Batch, CondKeep, Conditioning, Jepa, JepaConfig, LossOutput, Method, StepHyper,
+    Batch, CondKeep, Conditioning, Jepa, JepaConfig, LossOutput, Method, StepHyper,
 };
-use jepa_models::vit::{VisionTransformer, VisionTransformerPredictor};
 
 /// The step model of `case` (method from its `vicreg` / `cond` metadata) with the golden weights.
 fn build(enc: &Case, pred: &Case, case: &Case) -> Jepa {
     let ecfg = vit_config(enc, "");
-    let mut cfg = JepaConfig::new(Method::IJepa, ecfg.clone(), 1, 1);
-    cfg.predictor = predictor_config(pred, &ecfg);
+    let mut cfg = JepaConfig::new(Method::IJepa, ecfg, 1, 1);
     if case.meta_bool("vicreg").unwrap_or(false) {
         cfg.method = Method::CJepa;
         cfg.cjepa.var_coeff = case.meta_f64("var_coeff").expect("var_coeff") as f32;
@@ -39,19 +35,7 @@ fn build(enc: &Case, pred: &Case, case: &Case) -> Jepa {
     if let Some(l) = case.meta_str("loss") {
         assert!(l.starts_with("smooth_l1 beta=1"), "loss {l}");
     }
-    let encoder = VisionTransformer::new(
-        ecfg.clone(),
-        cond_specs(cfg.conditioning(), ecfg.dim),
-        1,
-        true,
-    )
-    .unwrap();
-    encoder.load_map(&enc.tensors, "", "step_encoder").unwrap();
-    let predictor = VisionTransformerPredictor::new(cfg.predictor.clone(), 2).unwrap();
-    predictor
-        .load_map(&pred.tensors, "", "step_predictor")
-        .unwrap();
-    Jepa::from_parts(cfg, encoder, predictor).unwrap()
+    load_jepa(cfg, enc, pred)
 }
 
 fn masks(case: &Case, kind: &str) -> Vec<RowIndex> {

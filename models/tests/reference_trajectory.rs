@@ -8,10 +8,10 @@
 
 mod golden_common;
 
-use golden_common::{assert_close, open_path, predictor_config, vit_config, Case};
+use golden_common::{assert_close, load_jepa, open_path, vit_config, Case};
 use jepa_engine::RowIndex;
-use jepa_models::jepa::{cond_specs, Batch, Jepa, JepaConfig, Method, StepHyper};
-use jepa_models::vit::{ParamStore, VisionTransformer, VisionTransformerPredictor};
+use jepa_models::jepa::{Batch, Jepa, JepaConfig, Method, StepHyper};
+use jepa_models::vit::ParamStore;
 
 fn case() -> Case {
     let path =
@@ -21,23 +21,9 @@ fn case() -> Case {
 
 fn build(c: &Case, manual: bool) -> Jepa {
     let (enc, pred) = (c.sub("init.encoder."), c.sub("init.predictor."));
-    let ecfg = vit_config(&enc, "");
-    let mut cfg = JepaConfig::new(Method::IJepa, ecfg.clone(), 1, 1);
-    cfg.predictor = predictor_config(&pred, &ecfg);
+    let mut cfg = JepaConfig::new(Method::IJepa, vit_config(&enc, ""), 1, 1);
     cfg.manual_backward = manual;
-    let encoder = VisionTransformer::new(
-        ecfg.clone(),
-        cond_specs(cfg.conditioning(), ecfg.dim),
-        1,
-        true,
-    )
-    .unwrap();
-    encoder.load_map(&enc.tensors, "", "init.encoder").unwrap();
-    let predictor = VisionTransformerPredictor::new(cfg.predictor.clone(), 2).unwrap();
-    predictor
-        .load_map(&pred.tensors, "", "init.predictor")
-        .unwrap();
-    Jepa::from_parts(cfg, encoder, predictor).unwrap()
+    load_jepa(cfg, &enc, &pred)
 }
 
 fn rows(c: &Case, kind: &str, step: usize) -> Vec<RowIndex> {

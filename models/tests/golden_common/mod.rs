@@ -4,7 +4,8 @@
 
 use jepa_engine::io::SafetensorsFile;
 use jepa_engine::Tensor;
-use jepa_models::vit::{PredictorConfig, VitConfig};
+use jepa_models::jepa::{cond_specs, Jepa, JepaConfig};
+use jepa_models::vit::{PredictorConfig, VisionTransformer, VisionTransformerPredictor, VitConfig};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -223,4 +224,22 @@ pub fn assert_close_with(
         g[at],
         w[at]
     );
+}
+
+/// The JEPA of `cfg` with the encoder and predictor weights of `enc` / `pred` (official names);
+/// `cfg.predictor` is replaced by the one `pred` describes.
+pub fn load_jepa(mut cfg: JepaConfig, enc: &Case, pred: &Case) -> Jepa {
+    cfg.predictor = predictor_config(pred, &cfg.encoder);
+    let ecfg = cfg.encoder.clone();
+    let encoder = VisionTransformer::new(
+        ecfg.clone(),
+        cond_specs(cfg.conditioning(), ecfg.dim),
+        1,
+        true,
+    )
+    .unwrap();
+    encoder.load_map(&enc.tensors, "", &enc.name).unwrap();
+    let predictor = VisionTransformerPredictor::new(cfg.predictor.clone(), 2).unwrap();
+    predictor.load_map(&pred.tensors, "", &pred.name).unwrap();
+    Jepa::from_parts(cfg, encoder, predictor).unwrap()
 }
