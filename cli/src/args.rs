@@ -44,6 +44,11 @@ pub struct ComputeArgs {
     /// Worker threads of the compute pool (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Internal precision of f32 matrix products, as `torch.set_float32_matmul_precision`:
+    /// highest (default: f32), high (bf16×3 on AMX, ≈ 1e-5 relative) or medium (bf16 on AMX,
+    /// ≈ 4e-3). Without AMX, high and medium compute in f32.
+    #[arg(long, value_name = "LEVEL")]
+    pub matmul_precision: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -242,6 +247,11 @@ pub struct BenchArgs {
     /// `cpu` (default); `cuda` is refused with a one-line reason (no CUDA benchmarks yet).
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
+    /// Internal precision of f32 matrix products, as `torch.set_float32_matmul_precision`:
+    /// highest (default: f32), high (bf16×3 on AMX, ≈ 1e-5 relative) or medium (bf16 on AMX,
+    /// ≈ 4e-3). Without AMX, high and medium compute in f32.
+    #[arg(long, value_name = "LEVEL")]
+    pub matmul_precision: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -63,6 +63,9 @@ pub struct RunConfig {
     pub device: String,
     /// Compute threads; 0 means all cores.
     pub threads: usize,
+    /// Internal precision of matrix products: highest, high or medium (`--matmul-precision`).
+    #[serde(default = "highest")]
+    pub matmul_precision: String,
     pub data: DataSection,
     pub model: ModelSection,
     pub train: TrainSection,
@@ -209,4 +212,8 @@ impl RunConfig {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_default()
     }
+}
+
+fn highest() -> String {
+    "highest".into()
 }

@@ -243,6 +243,7 @@ pub fn run(args: &EmbedArgs) -> CliResult<()> {
         return Err(CliError::Usage("--batch-size must be >= 1".into()));
     }
     runtime::configure_threads(args.compute.threads)?;
+    runtime::configure_precision(args.compute.matmul_precision.as_deref())?;
     runtime::compute_device(args.compute.device.as_deref())?;
     let which = encoder::Which::parse(&args.encoder)?;
     let files = collect_images(&args.images)?;

@@ -172,6 +172,7 @@ pub fn train(
 ) -> CliResult<TrainOutcome> {
     let threads = (cfg.threads > 0).then_some(cfg.threads);
     runtime::configure_threads(threads)?;
+    runtime::configure_precision(Some(&cfg.matmul_precision))?;
     runtime::compute_device(Some(&cfg.device))?;
     let data = cfg
         .data

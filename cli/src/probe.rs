@@ -222,6 +222,7 @@ pub fn table(reports: &[ProbeReport]) -> String {
 
 pub fn run(args: &ProbeArgs) -> CliResult<()> {
     runtime::configure_threads(args.compute.threads)?;
+    runtime::configure_precision(args.compute.matmul_precision.as_deref())?;
     runtime::compute_device(args.compute.device.as_deref())?;
     let cfg = eval_config(args.k, &args.lrs, &args.weight_decays)?;
     let which = encoder::Which::parse(&args.encoder)?;

@@ -132,6 +132,7 @@ pub fn make_splits(path: &Path) -> CliResult<Splits> {
 
 pub fn run(args: &QuickstartArgs) -> CliResult<()> {
     runtime::configure_threads(args.compute.threads)?;
+    runtime::configure_precision(args.compute.matmul_precision.as_deref())?;
     runtime::compute_device(args.compute.device.as_deref())?;
     let data = match &args.data {
         Some(p) => p.clone(),

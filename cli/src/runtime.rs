@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use jepa_engine::Device;
+use jepa_kernels::cpu::gemm::{set_matmul_precision, MatmulPrecision};
 
 use crate::error::{CliError, CliResult};
 
@@ -27,6 +28,16 @@ pub fn install_panic_hook() {
             crate::error::one_line(&msg)
         );
     }));
+}
+
+/// Parses and applies `--matmul-precision` (`None` keeps the default, `highest`).
+pub fn configure_precision(level: Option<&str>) -> CliResult<MatmulPrecision> {
+    let p = match level {
+        None => MatmulPrecision::Highest,
+        Some(s) => s.parse().map_err(CliError::Usage)?,
+    };
+    set_matmul_precision(p);
+    Ok(p)
 }
 
 /// Sizes rayon's global pool, which the engine and kernels use. `None` keeps rayon's default

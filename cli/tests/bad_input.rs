@@ -273,7 +273,7 @@ fn unknown_flag_and_subcommand() {
 fn unknown_config_key_and_bad_config_values() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("run");
-    let cases: [(&str, &[&str]); 4] = [
+    let cases: [(&str, &[&str]); 5] = [
         (
             "[model]\nsize = \"tiny\"\nsise = 3\n",
             &["model.sise", "line 3"],
@@ -281,6 +281,10 @@ fn unknown_config_key_and_bad_config_values() {
         ("[train\nsteps = 1\n", &["invalid TOML"]),
         ("[train]\nsteps = \"many\"\n", &["steps"]),
         ("preset = \"no-such-preset\"\n", &["no-such-preset"]),
+        (
+            "matmul_precision = \"bf16\"\n",
+            &["matmul precision `bf16`", "highest"],
+        ),
     ];
     for (i, (text, needles)) in cases.iter().enumerate() {
         let cfg = t.path().join(format!("c{i}.toml"));
@@ -310,6 +314,26 @@ fn unknown_config_key_and_bad_config_values() {
     ]);
     assert_error(&o, 2, &["image_size 30"]);
     assert!(!out.exists());
+    for cmd in [
+        &["bench", "--quick", "--filter", "gemm_512"][..],
+        &[
+            "embed",
+            "--checkpoint",
+            "x",
+            "--images",
+            ".",
+            "--out",
+            "y.npy",
+        ],
+    ] {
+        let mut args = cmd.to_vec();
+        args.extend(["--matmul-precision", "fp8"]);
+        assert_error(
+            &jepa(&args),
+            2,
+            &["matmul precision `fp8`", "expected highest, high or medium"],
+        );
+    }
 }
 
 #[test]

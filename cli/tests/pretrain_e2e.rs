@@ -282,6 +282,8 @@ fn holdout_is_never_pretrained_on_and_levers_reach_the_trainer() {
             "cjepa",
             "--holdout",
             holdout,
+            "--matmul-precision",
+            "high",
             "--no-progress",
         ]
     };
@@ -310,7 +312,9 @@ fn holdout_is_never_pretrained_on_and_levers_reach_the_trainer() {
     assert!(last["var"].as_f64().is_some_and(f64::is_finite), "{last}");
     let saved = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(
-        saved.contains("holdout = 40") && saved.contains("loss = \"mse\""),
+        saved.contains("holdout = 40")
+            && saved.contains("loss = \"mse\"")
+            && saved.contains("matmul_precision = \"high\""),
         "{saved}"
     );
 }

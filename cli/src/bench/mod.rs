@@ -9,7 +9,7 @@ pub mod rss;
 
 use crate::args::BenchArgs;
 use crate::error::{CliError, CliResult};
-use crate::runtime::{compute_device, configure_threads};
+use crate::runtime::{compute_device, configure_precision, configure_threads};
 use record::{time_ms, Budget, Record, Work};
 
 /// All benchmark names, kernels first.
@@ -23,6 +23,7 @@ pub fn all_names() -> Vec<String> {
 pub fn run(args: &BenchArgs) -> CliResult<()> {
     let threads = configure_threads(args.threads)?;
     let device = compute_device(args.device.as_deref())?;
+    let precision = configure_precision(args.matmul_precision.as_deref())?;
     let filter = args.filter.clone().unwrap_or_default();
     let keep = |name: &str| name.contains(&filter);
     let budget = Budget::new(args.quick);
@@ -52,7 +53,7 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
     // The peak is always measured: every GFLOP/s figure is reported against it.
     let peak = peak::measure(threads, if args.quick { 50.0 } else { 200.0 }, 3);
     log(format!(
-        "FMA peak ({}): {:.1} GFLOP/s on {} thread(s); device {device}",
+        "FMA peak ({}): {:.1} GFLOP/s on {} thread(s); device {device}; matmul precision {precision}",
         peak.isa, peak.gflops, threads
     ));
     let mut records = Vec::new();
@@ -75,6 +76,9 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
         log(format!("running {name} ..."));
         rss::reset_peak();
         records.push(run(args.quick, threads, peak.gflops)?);
+    }
+    for r in &mut records {
+        r.matmul_precision = precision.name().into();
     }
     if args.json {
         let text = serde_json::to_string_pretty(&records)

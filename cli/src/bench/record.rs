@@ -22,6 +22,8 @@ pub struct Record {
     pub percent_of_peak: Option<f64>,
     pub threads: usize,
     pub device: String,
+    /// `highest`, `high` or `medium` (`--matmul-precision`).
+    pub matmul_precision: String,
 }
 
 /// What one timed call does, for the derived rates.
@@ -109,6 +111,7 @@ impl Record {
                 .map(|g| 100.0 * g / peak_gflops),
             threads,
             device: "cpu".into(),
+            matmul_precision: "highest".into(),
         }
     }
 }

@@ -140,6 +140,9 @@ pub fn validate(c: &RunConfig) -> CliResult<()> {
     }
     mask_config(c).validate()?;
     crate::runtime::parse_device(&c.device)?;
+    c.matmul_precision
+        .parse::<jepa_kernels::cpu::gemm::MatmulPrecision>()
+        .map_err(CliError::Usage)?;
     Ok(())
 }
 

@@ -38,6 +38,7 @@ fn vit_tiny_cifar() -> RunConfig {
         seed: 0,
         device: "cpu".into(),
         threads: 0,
+        matmul_precision: "highest".into(),
         data: DataSection {
             path: None,
             workers: 2,

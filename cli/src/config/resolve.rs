@@ -234,6 +234,7 @@ fn apply_flags(c: &mut RunConfig, a: &PretrainArgs) -> CliResult<()> {
     set!(a.eval_every => c.eval.every);
     set!(a.compute.device => c.device);
     set!(a.compute.threads => c.threads);
+    set!(a.compute.matmul_precision => c.matmul_precision);
     Ok(())
 }
 

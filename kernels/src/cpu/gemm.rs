@@ -5,10 +5,23 @@
 //! in by pre-filling (or pre-adding to) `c` and letting the crate accumulate onto it, which saves a
 //! second pass over `c` after the product. Batches of small products (attention-sized) are spread
 //! over rayon with each product single-threaded; large products use the crate's own threading.
+//!
+//! [`MatmulPrecision`] mirrors `torch.set_float32_matmul_precision`: at `High` or `Medium`,
+//! products run on AMX bf16 tiles where the CPU has them (`gemm/amx.rs`, `gemm/bf16.rs`), and
+//! stay exact f32 elsewhere. The default, `Highest`, is plain f32.
+
+#[cfg(target_arch = "x86_64")]
+mod amx;
+#[cfg(target_arch = "x86_64")]
+mod bf16;
+#[cfg(target_arch = "x86_64")]
+mod bf16_pack;
 
 use gemm::Parallelism;
 use rayon::prelude::*;
 use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Element strides of one operand: between batch items, rows and columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +142,73 @@ pub fn check_gemm_args(
     Ok(())
 }
 
+/// Internal precision of f32 matrix products, as in `torch.set_float32_matmul_precision`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MatmulPrecision {
+    /// f32 multiply-adds (the default).
+    #[default]
+    Highest,
+    /// Each operand as the sum of two bf16 (≈ 16 significant bits), three bf16 products per
+    /// pair, f32 accumulation: relative error ≈ 1e-5 of Σ|a·b|.
+    High,
+    /// Operands rounded to bf16 (8 significant bits), f32 accumulation: ≈ 4e-3 of Σ|a·b|.
+    Medium,
+}
+
+impl MatmulPrecision {
+    pub const ALL: [MatmulPrecision; 3] = [Self::Highest, Self::High, Self::Medium];
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Highest => "highest",
+            Self::High => "high",
+            Self::Medium => "medium",
+        }
+    }
+}
+
+impl FromStr for MatmulPrecision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                format!("unknown matmul precision `{s}` (expected highest, high or medium)")
+            })
+    }
+}
+
+impl fmt::Display for MatmulPrecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+static PRECISION: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the precision every later [`gemm()`] call in this process uses.
+pub fn set_matmul_precision(p: MatmulPrecision) {
+    PRECISION.store(p as u8, Ordering::Relaxed);
+}
+
+/// The precision set by [`set_matmul_precision`] (default `Highest`).
+pub fn matmul_precision() -> MatmulPrecision {
+    MatmulPrecision::ALL[PRECISION.load(Ordering::Relaxed) as usize]
+}
+
+/// Whether `High`/`Medium` have hardware here (AMX-BF16 granted by the OS); without it they
+/// compute in f32, like PyTorch where no faster algorithm exists.
+pub fn reduced_precision_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        amx::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Below this many multiply-adds a product runs single-threaded: rayon dispatch would cost more
 /// than it saves.
 const PAR_MIN_FLOPS: usize = 48 * 48 * 48;
@@ -166,6 +246,38 @@ pub fn gemm(
     bias: Option<&[f32]>,
     accumulate: bool,
 ) {
+    gemm_at(
+        matmul_precision(),
+        batch,
+        m,
+        k,
+        n,
+        a,
+        sa,
+        b,
+        sb,
+        c,
+        bias,
+        accumulate,
+    )
+}
+
+/// [`gemm()`] at an explicit precision instead of the process-wide setting.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_at(
+    precision: MatmulPrecision,
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    sa: Strides,
+    b: &[f32],
+    sb: Strides,
+    c: &mut [f32],
+    bias: Option<&[f32]>,
+    accumulate: bool,
+) {
     if let Err(e) = check_gemm_args(batch, m, k, n, a, sa, b, sb, c, bias) {
         panic!("{e}");
     }
@@ -176,10 +288,21 @@ pub fn gemm(
     let c = &mut c[..batch * item];
     let flops = m.saturating_mul(n).saturating_mul(k);
     let threads = rayon::current_num_threads();
-    let one = |bi: usize, cb: &mut [f32], par: Parallelism| {
-        // SAFETY: check_gemm_args proved every index the crate reads (a, b) or writes (cb) is in
-        // bounds and fits in isize; cb is exclusively borrowed.
-        unsafe { gemm_item(m, k, n, a, sa, b, sb, bi, cb, bias, accumulate, par) }
+    let amx = match precision {
+        MatmulPrecision::Highest => None,
+        p if reduced_precision_available() && amx_pays(p, m, k, n) => {
+            Some(p == MatmulPrecision::High)
+        }
+        _ => None,
+    };
+    let one = |bi: usize, cb: &mut [f32], threads: usize| {
+        // SAFETY: check_gemm_args proved every index the kernels read (a, b) or write (cb) is
+        // in bounds and fits in isize; cb is exclusively borrowed; `amx` implies AMX is usable.
+        unsafe {
+            gemm_item(
+                m, k, n, a, sa, b, sb, bi, cb, bias, accumulate, threads, amx,
+            )
+        }
     };
     if batch_parallel(batch, flops, threads) {
         // Group items so each rayon task carries at least PAR_MIN_FLOPS of work.
@@ -187,24 +310,39 @@ pub fn gemm(
         c.par_chunks_mut(item)
             .enumerate()
             .with_min_len(min_len)
-            .for_each(|(bi, cb)| one(bi, cb, Parallelism::None));
+            .for_each(|(bi, cb)| one(bi, cb, 1));
     } else {
-        let par = if threads > 1 && flops >= PAR_MIN_FLOPS {
-            Parallelism::Rayon(threads)
-        } else {
-            Parallelism::None
-        };
+        let par = if flops >= PAR_MIN_FLOPS { threads } else { 1 };
         for (bi, cb) in c.chunks_exact_mut(item).enumerate() {
             one(bi, cb, par);
         }
     }
 }
 
-/// One product of the batch into the contiguous `[m, n]` block `cb`.
+/// Products below this many multiply-adds stay in f32 at every precision: a 32 × 32 AMX block
+/// would be mostly padding.
+const AMX_MIN_FLOPS: usize = 16 * 16 * 16;
+
+/// Whether AMX beats f32 on this shape (`kernels/examples/gemm_precision.rs`, 2 threads):
+/// converting both operands to bf16 costs O(m·k + k·n) against O(m·k·n) of tile work, so it
+/// needs products that are neither thin (small m or n) nor, at `High`'s three bf16 products,
+/// much deeper than wide (the ViT's weight gradients over 6400 tokens with 96 × 384 outputs
+/// ran 1.2–1.6× slower than f32 there, while 768 × 4096 × 192 ran 1.4× faster).
+fn amx_pays(p: MatmulPrecision, m: usize, k: usize, n: usize) -> bool {
+    let big = m.saturating_mul(k).saturating_mul(n) >= AMX_MIN_FLOPS && m >= 32 && n >= 32;
+    match p {
+        MatmulPrecision::Highest => false,
+        MatmulPrecision::High => big && k >= 64 && k <= 8 * (m + n),
+        MatmulPrecision::Medium => big && k >= 32,
+    }
+}
+
+/// One product of the batch into the contiguous `[m, n]` block `cb`, on up to `threads` rayon
+/// workers; `amx` = Some(three terms?) runs it on AMX tiles.
 ///
 /// # Safety
 /// `a`/`b` must cover item `bi` through their strides, `cb.len() == m·n`, `bias` (if any) ≥ n,
-/// and every offset must fit in isize.
+/// and every offset must fit in isize; `amx` only where [`reduced_precision_available`].
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_item(
     m: usize,
@@ -218,7 +356,8 @@ unsafe fn gemm_item(
     cb: &mut [f32],
     bias: Option<&[f32]>,
     accumulate: bool,
-    par: Parallelism,
+    threads: usize,
+    amx: Option<bool>,
 ) {
     let mut read_dst = accumulate;
     if let Some(bias) = bias {
@@ -241,6 +380,30 @@ unsafe fn gemm_item(
     // Offsets into a/b are only formed for non-empty operands, so they stay in bounds.
     let pa = a.as_ptr().add(bi * sa.batch);
     let pb = b.as_ptr().add(bi * sb.batch);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(three) = amx {
+        bf16::gemm(
+            m,
+            k,
+            n,
+            pa,
+            sa,
+            pb,
+            sb,
+            cb.as_mut_ptr(),
+            read_dst,
+            threads,
+            three,
+        );
+        return;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = amx;
+    let par = if threads > 1 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
     gemm::gemm(
         m,
         n,
