@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use jepa_engine::Device;
+use jepa_kernels::cpu::denormals::flush_denormals_on_this_thread;
 use jepa_kernels::cpu::gemm::{set_matmul_precision, MatmulPrecision};
 
 use crate::error::{CliError, CliResult};
@@ -44,16 +45,15 @@ pub fn configure_precision(level: Option<&str>) -> CliResult<MatmulPrecision> {
 /// (all cores, or `RAYON_NUM_THREADS`). Building the global pool twice fails; a second call with
 /// the size already in force is accepted so that library callers (tests) can call this freely.
 pub fn configure_threads(threads: Option<usize>) -> CliResult<usize> {
-    if let Some(n) = threads {
-        if n == 0 {
-            return Err(CliError::Usage("--threads must be >= 1".into()));
-        }
-        if rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-            .is_err()
-            && rayon::current_num_threads() != n
-        {
+    if threads == Some(0) {
+        return Err(CliError::Usage("--threads must be >= 1".into()));
+    }
+    // Every compute thread flushes denormals (jepa_kernels::cpu::denormals explains the
+    // 60x slowdown otherwise); the builder's default size is rayon's own (cores or
+    // RAYON_NUM_THREADS).
+    flush_denormals_on_this_thread();
+    if pool_builder(threads).build_global().is_err() {
+        if let Some(n) = threads.filter(|&n| n != rayon::current_num_threads()) {
             return Err(CliError::Other(format!(
                 "cannot resize the thread pool to {n}: it already runs {} threads",
                 rayon::current_num_threads()
@@ -61,6 +61,15 @@ pub fn configure_threads(threads: Option<usize>) -> CliResult<usize> {
         }
     }
     Ok(rayon::current_num_threads())
+}
+
+/// The compute pool: `threads` workers (default: rayon's), each flushing denormals.
+fn pool_builder(threads: Option<usize>) -> rayon::ThreadPoolBuilder {
+    let pool = rayon::ThreadPoolBuilder::new().start_handler(|_| flush_denormals_on_this_thread());
+    match threads {
+        Some(n) => pool.num_threads(n),
+        None => pool,
+    }
 }
 
 /// Parses `cpu`, `cuda` or `cuda:N`.
@@ -134,6 +143,15 @@ mod tests {
         assert!(matches!(parse_device("tpu"), Err(CliError::Usage(_))));
         assert!(matches!(parse_device("cuda:x"), Err(CliError::Usage(_))));
         assert_eq!(select_device(None).unwrap(), Device::Cpu);
+    }
+
+    #[test]
+    fn compute_threads_flush_denormals() {
+        use jepa_kernels::cpu::denormals::denormals_flushed;
+        let pool = pool_builder(Some(2)).build().unwrap();
+        assert_eq!(pool.broadcast(|_| denormals_flushed()), vec![true, true]);
+        configure_threads(None).unwrap();
+        assert!(denormals_flushed(), "the calling thread flushes too");
     }
 
     #[test]

@@ -12,12 +12,14 @@
 //! (`attention/avx512.rs` when the CPU has AVX-512F, else `attention/portable.rs` on
 //! `wide::f32x8`). A head's K and V (`n·d` floats each) stay in L1/L2 across its blocks.
 //! FLOPs: 4·n²·d forward, 10·n²·d backward (recomputing the scores is the price of not storing
-//! P). A single head runs on one thread.
+//! P). A single head runs on one thread, with denormals flushed (`cpu/denormals.rs`): sharp
+//! softmax rows make denormal products, which cost Intel cores a microcode assist each.
 
 mod avx512;
 mod head;
 mod portable;
 
+use super::denormals::FlushDenormals;
 use super::simd::SimdPath;
 use head::{head_bwd, head_fwd, with_scratch, Kernels};
 use rayon::prelude::*;
@@ -157,6 +159,7 @@ fn run_fwd<K: Kernels>(
     }
     let head = |(i, (o, l)): (usize, (&mut [f32], &mut [f32]))| {
         let r = i * hd..(i + 1) * hd;
+        let _ftz = FlushDenormals::new();
         with_scratch(|scr| {
             head_fwd(
                 kr,
@@ -211,6 +214,7 @@ fn run_bwd<K: Kernels>(
             lse: &t.lse[i * n..(i + 1) * n],
             dout: &t.dout[r],
         };
+        let _ftz = FlushDenormals::new();
         with_scratch(|scr| head_bwd(kr, n, d, scale, one, dq, dk, dv, scr));
     };
     let (dq, dk, dv) = (

@@ -9,6 +9,7 @@
 
 pub mod adamw;
 pub mod attention;
+pub mod denormals;
 pub mod ema;
 pub mod gather;
 pub mod gelu;
