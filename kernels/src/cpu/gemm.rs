@@ -288,13 +288,8 @@ pub fn gemm_at(
     let c = &mut c[..batch * item];
     let flops = m.saturating_mul(n).saturating_mul(k);
     let threads = rayon::current_num_threads();
-    let amx = match precision {
-        MatmulPrecision::Highest => None,
-        p if reduced_precision_available() && amx_pays(p, m, k, n) => {
-            Some(p == MatmulPrecision::High)
-        }
-        _ => None,
-    };
+    let amx = (reduced_precision_available() && amx_pays(precision, m, k, n))
+        .then_some(precision == MatmulPrecision::High);
     let one = |bi: usize, cb: &mut [f32], threads: usize| {
         // SAFETY: check_gemm_args proved every index the kernels read (a, b) or write (cb) is
         // in bounds and fits in isize; cb is exclusively borrowed; `amx` implies AMX is usable.

@@ -1,33 +1,19 @@
 //! f32 → bf16 packing for the AMX products (`amx.rs` describes the tile layouts).
 //!
-//! Rounding is to nearest even; `split` gives `x ≈ hi + lo` with `lo = bf16(x − hi)`. Each
-//! packer has vector fast paths for the two layouts the engine produces (contiguous rows, and
+//! Rounding is to nearest even (the `half` crate's, which the vector paths reproduce); `split`
+//! gives `x ≈ hi + lo` with `lo = bf16(x − hi)`. Each packer has vector fast paths for the two layouts the engine produces (contiguous rows, and
 //! the transposed views of backward passes) and a scalar path for any other strides; all three
 //! write the same bytes, which the tests check through the products.
 
 use super::amx::{B_TILE, KSTEP};
+use half::bf16;
 use std::arch::x86_64::*;
-
-/// bf16 bits of `x`, rounded to nearest even (NaN stays NaN).
-#[inline(always)]
-fn bf16_bits(x: f32) -> u16 {
-    let b = x.to_bits();
-    if x.is_nan() {
-        return ((b >> 16) | 0x40) as u16;
-    }
-    ((b + 0x7FFF + ((b >> 16) & 1)) >> 16) as u16
-}
-
-#[inline(always)]
-fn bf16_value(h: u16) -> f32 {
-    f32::from_bits((h as u32) << 16)
-}
 
 /// `(hi, lo)` with `hi = bf16(x)` and `lo = bf16(x − hi)`.
 #[inline(always)]
 pub fn split(x: f32) -> (u16, u16) {
-    let hi = bf16_bits(x);
-    (hi, bf16_bits(x - bf16_value(hi)))
+    let hi = bf16::from_f32(x);
+    (hi.to_bits(), bf16::from_f32(x - hi.to_f32()).to_bits())
 }
 
 /// Sixteen lanes of [`split`], each result in the upper 16 bits of a 32-bit lane (lower zero).
