@@ -56,8 +56,8 @@ pub struct PretrainArgs {
     /// TOML run configuration; flags given here override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Starting configuration: vit-tiny-cifar (default), quickstart, cifar-cjepa-b, vit-small-stl64,
-    /// in1k-vith14; the config file and flags override it.
+    /// Starting configuration: vit-tiny-cifar (default), quickstart, cifar-cjepa-b,
+    /// cifar-cjepa-b-hour, vit-small-stl64, in1k-vith14; the config file and flags override it.
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     /// ImageFolder directory, .tar/.tar.gz ImageFolder archive, CIFAR-10 binary dir or idx dir.
@@ -287,6 +287,11 @@ pub struct QuickstartArgs {
     /// Pretraining steps (default: the preset's).
     #[arg(long, value_name = "N")]
     pub steps: Option<u64>,
+    /// Recipe to run: `quickstart` (default: minutes, on a 10,000-image subset) or another
+    /// preset of `jepa pretrain`, run at full size with RESULTS.md's protocol (10,000 images held
+    /// out and probed on, 10,000 probe-training images), e.g. cifar-cjepa-b-hour (about an hour).
+    #[arg(long, value_name = "NAME", default_value = "quickstart")]
+    pub preset: String,
     /// No progress bar (bars are only drawn on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,

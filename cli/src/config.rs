@@ -8,7 +8,7 @@ mod resolve;
 
 pub use check::{cjepa_variant, conditioning, mask_config, regression_loss, validate};
 pub use presets::{preset, PRESETS};
-pub use resolve::{parse_config_text, resolve, saved_config, MODEL_SIZES};
+pub use resolve::{parse_config_text, preset_or_err, resolve, saved_config, MODEL_SIZES};
 
 use std::path::PathBuf;
 

@@ -2,20 +2,24 @@
 //! then linear-probe and kNN accuracy of the pretrained target encoder beside the same
 //! architecture untrained. Default data: the CIFAR-10 training archive of the shared datasets
 //! (a validation split held out of it, never seen in pretraining), else Debian's Fashion-MNIST
-//! (its test split). Sized (preset `quickstart`) for a few minutes on 2 cores.
+//! (its test split). Sized (preset `quickstart`) for a few minutes on 2 cores; `--preset NAME`
+//! runs another preset at full size with RESULTS.md's protocol (the one-hour contest recipe).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jepa_models::data::{stratified_split, Dataset, Subset, FASHION_MNIST_DEBIAN_DIR};
 use jepa_models::eval::ProbeReport;
-use jepa_models::train::CHECKPOINT_FILE;
+use jepa_models::train::{TrainOutcome, CHECKPOINT_FILE};
 
 use crate::args::QuickstartArgs;
-use crate::config::preset;
+use crate::config::{preset_or_err, RunConfig};
 use crate::datasets::{self, Source, Split};
 use crate::error::{CliError, CliResult};
-use crate::probe::{eval_config, probe_encoder, table, LabelledSet, RANDOM_INIT_SEED};
+use crate::probe::{
+    eval_config, open_labelled, open_with_holdout, probe_encoder, table, LabelledSet, HOLDOUT_SEED,
+    RANDOM_INIT_SEED,
+};
 use crate::{encoder, pretrain, runtime, train_config};
 
 /// Images the encoder is pretrained on (a stratified subset: a few epochs of the preset's
@@ -130,6 +134,12 @@ pub fn make_splits(path: &Path) -> CliResult<Splits> {
     })
 }
 
+/// Probe-training images and held-out images of a full-size run (`--preset` other than
+/// `quickstart`): the protocol of RESULTS.md §3 (`jepa pretrain --holdout 10000`, then
+/// `jepa probe --holdout 10000 --max-train 10000`).
+pub const FULL_PROBE_TRAIN_IMAGES: usize = 10_000;
+pub const FULL_HOLDOUT_IMAGES: usize = 10_000;
+
 pub fn run(args: &QuickstartArgs) -> CliResult<()> {
     runtime::configure_threads(args.compute.threads)?;
     runtime::configure_precision(args.compute.matmul_precision.as_deref())?;
@@ -138,12 +148,15 @@ pub fn run(args: &QuickstartArgs) -> CliResult<()> {
         Some(p) => p.clone(),
         None => default_data()?,
     };
-    let mut cfg = preset("quickstart").ok_or_else(|| CliError::Other("missing preset".into()))?;
+    let mut cfg = preset_or_err(&args.preset)?;
     if let Some(s) = args.steps {
         (cfg.train.steps, cfg.train.epochs) = (s, 0);
     }
     cfg.data.path = Some(data.clone());
     cfg.output.dir = Some(args.out.clone());
+    if args.preset != "quickstart" {
+        return run_full(args, cfg, &data);
+    }
     crate::config::validate(&cfg)?;
     eprintln!("jepa: quickstart on {}", data.display());
     let splits = make_splits(&data)?;
@@ -154,35 +167,96 @@ pub fn run(args: &QuickstartArgs) -> CliResult<()> {
         splits.validation.data.len()
     );
     let dir = args.out.clone();
-    let ckpt = dir.join(CHECKPOINT_FILE);
-    let resume = ckpt.is_file().then_some(ckpt.as_path());
-    if resume.is_some() {
-        eprintln!(
-            "jepa: continuing the run in {} (delete it to start over)",
-            dir.display()
-        );
-    }
     let tc = train_config::train_config(&cfg, train_config::data_source(&data)?, &dir)?;
+    let resume = resume_point(&dir);
     let outcome = pretrain::train_on(
         &cfg,
         tc,
         splits.pretrain.clone(),
         &dir,
-        resume,
+        resume.as_deref(),
         !args.no_progress,
     )?;
+    report(
+        &cfg,
+        outcome,
+        &dir,
+        &data,
+        &splits.probe_train,
+        &splits.validation,
+    )
+}
+
+/// A preset at full size: `jepa pretrain --preset P --holdout 10000` (data with its own test
+/// split trains on all of its training split), then the probes of RESULTS.md §3.
+fn run_full(args: &QuickstartArgs, mut cfg: RunConfig, data: &Path) -> CliResult<()> {
+    // `pretrain::train` configures the pool and the precision from the config: carry the flags.
+    cfg.threads = args.compute.threads.unwrap_or(0);
+    if let Some(level) = &args.compute.matmul_precision {
+        cfg.matmul_precision = level.clone();
+    }
+    let has_test = matches!(datasets::open(data, Split::Train)?.1.kind, "cifar" | "idx");
+    if !has_test && cfg.data.holdout == 0 {
+        cfg.data.holdout = FULL_HOLDOUT_IMAGES;
+    }
+    crate::config::validate(&cfg)?;
+    eprintln!(
+        "jepa: quickstart --preset {} on {}",
+        args.preset,
+        data.display()
+    );
+    let dir = args.out.clone();
+    let resume = resume_point(&dir);
+    let outcome = pretrain::train(&cfg, &dir, resume.as_deref(), !args.no_progress)?;
+    let (train, test) = if has_test {
+        let train = open_labelled(data, Split::Train, FULL_PROBE_TRAIN_IMAGES, 0)?;
+        (train, open_labelled(data, Split::Test, 0, 0)?)
+    } else {
+        open_with_holdout(
+            data,
+            cfg.data.holdout,
+            FULL_PROBE_TRAIN_IMAGES,
+            0,
+            HOLDOUT_SEED,
+        )?
+    };
+    report(&cfg, outcome, &dir, data, &train, &test)
+}
+
+/// The run's checkpoint when one is there: quickstart continues an interrupted run.
+fn resume_point(dir: &Path) -> Option<PathBuf> {
+    let ckpt = dir.join(CHECKPOINT_FILE);
+    ckpt.is_file().then(|| {
+        eprintln!(
+            "jepa: continuing the run in {} (delete it to start over)",
+            dir.display()
+        );
+        ckpt
+    })
+}
+
+/// Probes the pretrained target encoder and the same architecture at random init on the same
+/// sets, and prints the table.
+fn report(
+    cfg: &RunConfig,
+    outcome: TrainOutcome,
+    dir: &Path,
+    data: &Path,
+    tr: &LabelledSet,
+    va: &LabelledSet,
+) -> CliResult<()> {
     if outcome.reason == jepa_models::train::StopReason::Interrupted {
         return Err(CliError::Interrupted(format!(
-            "interrupted at step {}; run `jepa quickstart` again to continue",
+            "interrupted at step {}; run the same `jepa quickstart` again to continue",
             outcome.steps_done
         )));
     }
-    pretrain::draw_plots(&dir);
+    pretrain::draw_plots(dir);
+    let ckpt = dir.join(CHECKPOINT_FILE);
     let loaded = encoder::load(&ckpt, encoder::Which::Target, None)?;
     let random = encoder::random_like(loaded.encoder.config(), RANDOM_INIT_SEED)?;
     let log = |m: String| eprintln!("jepa: {m}");
-    let classes = splits.probe_train.classes;
-    let (tr, va) = (&splits.probe_train, &splits.validation);
+    let classes = tr.classes.max(va.classes);
     let label = format!("{} {} steps", cfg.method.name(), outcome.steps_done);
     let probe_cfg = eval_config(20, &[], &[])?;
     let reports: Vec<ProbeReport> = vec![
@@ -190,9 +264,10 @@ pub fn run(args: &QuickstartArgs) -> CliResult<()> {
         probe_encoder("random-init", &random, tr, va, classes, &probe_cfg, &log)?,
     ];
     println!(
-        "\nquickstart: {} on {} (validation: {} held-out images)",
+        "\nquickstart: {} on {} (probe: {} training / {} held-out images)",
         label,
         data.display(),
+        tr.data.len(),
         va.data.len()
     );
     print!("{}", table(&reports));

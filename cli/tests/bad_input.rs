@@ -314,6 +314,21 @@ fn unknown_config_key_and_bad_config_values() {
     ]);
     assert_error(&o, 2, &["image_size 30"]);
     assert!(!out.exists());
+    let o = jepa(&[
+        "quickstart",
+        "--preset",
+        "no-such-preset",
+        "--data",
+        ".",
+        "--out",
+        &s(&out),
+    ]);
+    assert_error(
+        &o,
+        2,
+        &["unknown preset `no-such-preset`", "cifar-cjepa-b-hour"],
+    );
+    assert!(!out.exists());
     for cmd in [
         &["bench", "--quick", "--filter", "gemm_512"][..],
         &[

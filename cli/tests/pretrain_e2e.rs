@@ -318,3 +318,48 @@ fn holdout_is_never_pretrained_on_and_levers_reach_the_trainer() {
         "{saved}"
     );
 }
+
+/// `jepa quickstart --preset NAME` runs a full-size preset with RESULTS.md's protocol: the
+/// preset's training configuration with the command's flags carried into it, then both probe
+/// rows on the data's own test split.
+#[test]
+fn quickstart_runs_a_full_size_preset_beside_random_init() {
+    let t = tempfile::tempdir().unwrap();
+    let data = cifar_dir(t.path());
+    let out = t.path().join("qs");
+    let r = run(&[
+        "quickstart",
+        "--preset",
+        "cifar-cjepa-b-hour",
+        "--data",
+        &data.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "--steps",
+        "1",
+        "--threads",
+        "2",
+        "--matmul-precision",
+        "high",
+        "--no-progress",
+    ]);
+    let (so, se) = (String::from_utf8_lossy(&r.stdout), stderr(&r));
+    assert!(r.status.success(), "{se}");
+    for needle in [
+        "cjepa 1 steps",
+        "random-init",
+        "probe: 240 training / 24 held-out images",
+    ] {
+        assert!(so.contains(needle), "{needle} not in\n{so}");
+    }
+    let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    for line in [
+        "preset = \"cifar-cjepa-b-hour\"",
+        "matmul_precision = \"high\"",
+        "threads = 2",
+        "steps = 1\n",
+    ] {
+        assert!(cfg.contains(line), "{line} not in\n{cfg}");
+    }
+    assert!(out.join("checkpoint.safetensors").is_file());
+}

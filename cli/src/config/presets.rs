@@ -19,7 +19,11 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     (
         "cifar-cjepa-b",
-        "ViT-Tiny/4 at 32 px, C-JEPA variant B (beta 0.1), batch 128, 780 steps: the issue-6 contest recipe",
+        "ViT-Tiny/4 at 32 px, C-JEPA variant B (beta 0.1), batch 128, 780 steps: the issue-6 proxy recipe",
+    ),
+    (
+        "cifar-cjepa-b-hour",
+        "cifar-cjepa-b at lr 5e-4 for 4000 steps with bf16 products: the one-hour contest recipe (~55 min on 2 cores)",
     ),
     (
         "vit-small-stl64",
@@ -148,6 +152,18 @@ pub fn preset(name: &str) -> Option<RunConfig> {
             c.optim.warmup_epochs = 0.3;
             c.optim.ema_start = 0.99;
         }
+        "cifar-cjepa-b-hour" => {
+            variant_b(&mut c);
+            c.matmul_precision = "medium".into();
+            c.train.epochs = 0;
+            c.train.steps = 4000;
+            c.train.rankme_every = 250;
+            c.train.checkpoint_every = 500;
+            c.optim.lr = 5e-4;
+            c.optim.start_lr = 1e-4;
+            c.optim.warmup_epochs = 0.3;
+            c.optim.ema_start = 0.99;
+        }
         "vit-small-stl64" => {
             c.model.size = "small".into();
             c.model.image_size = 64;
@@ -204,14 +220,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn cifar_cjepa_b_is_the_contest_config_of_results_md() {
-        // RESULTS.md's contest row comes from this file; the preset must train the same run
-        // (only the hold-out, evaluation and checkpoint cadence may differ: they do not change
-        // the training trajectory).
-        let text = include_str!("../../../experiments/configs/contest-cjepa-b.toml");
-        let file = crate::config::parse_config_text(text, "contest-cjepa-b.toml", None).unwrap();
-        let p = preset("cifar-cjepa-b").unwrap();
+    /// A preset must train the same run as the experiment config RESULTS.md measured (only the
+    /// hold-out, evaluation and checkpoint cadence may differ: they do not change the trajectory).
+    fn assert_preset_trains_config(name: &str, text: &str) {
+        let file = crate::config::parse_config_text(text, name, None).unwrap();
+        let p = preset(name).unwrap();
         assert_eq!(
             (&p.method, &p.model, &p.optim, &p.mask, &p.cjepa, p.seed),
             (
@@ -221,19 +234,35 @@ mod tests {
                 &file.mask,
                 &file.cjepa,
                 file.seed
-            )
+            ),
+            "{name}"
         );
         assert_eq!(
             (p.train.steps, p.train.batch_size, &p.train.loss),
-            (file.train.steps, file.train.batch_size, &file.train.loss)
+            (file.train.steps, file.train.batch_size, &file.train.loss),
+            "{name}"
         );
+        assert_eq!(p.matmul_precision, file.matmul_precision, "{name}");
         assert_eq!(
             (p.data.hflip, p.data.crop_scale_min, p.data.color_jitter),
             (
                 file.data.hflip,
                 file.data.crop_scale_min,
                 file.data.color_jitter
-            )
+            ),
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn contest_presets_are_the_configs_of_results_md() {
+        assert_preset_trains_config(
+            "cifar-cjepa-b",
+            include_str!("../../../experiments/configs/contest-cjepa-b.toml"),
+        );
+        assert_preset_trains_config(
+            "cifar-cjepa-b-hour",
+            include_str!("../../../experiments/configs/contest-cjepa-b-stable.toml"),
         );
     }
 

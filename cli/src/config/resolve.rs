@@ -22,7 +22,8 @@ fn unknown_preset(name: &str) -> CliError {
     ))
 }
 
-fn preset_or_err(name: &str) -> CliResult<RunConfig> {
+/// The preset called `name`, or a one-line error listing the known ones.
+pub fn preset_or_err(name: &str) -> CliResult<RunConfig> {
     preset(name).ok_or_else(|| unknown_preset(name))
 }
 
