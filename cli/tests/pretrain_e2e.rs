@@ -322,11 +322,7 @@ fn holdout_is_never_pretrained_on_and_levers_reach_the_trainer() {
 /// `jepa quickstart --preset NAME` runs a full-size preset with RESULTS.md's protocol: the
 /// preset's training configuration with the command's flags carried into it, then both probe
 /// rows on the data's own test split.
-#[test]
-fn quickstart_runs_a_full_size_preset_beside_random_init() {
-    let t = tempfile::tempdir().unwrap();
-    let data = cifar_dir(t.path());
-    let out = t.path().join("qs");
+fn quickstart_full(data: &Path, out: &Path) -> (String, String, bool) {
     let r = run(&[
         "quickstart",
         "--preset",
@@ -343,8 +339,16 @@ fn quickstart_runs_a_full_size_preset_beside_random_init() {
         "high",
         "--no-progress",
     ]);
-    let (so, se) = (String::from_utf8_lossy(&r.stdout), stderr(&r));
-    assert!(r.status.success(), "{se}");
+    let so = String::from_utf8_lossy(&r.stdout).into_owned();
+    (so, stderr(&r), r.status.success())
+}
+
+#[test]
+fn quickstart_runs_a_full_size_preset_beside_random_init() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("qs");
+    let (so, se, ok) = quickstart_full(&cifar_dir(t.path()), &out);
+    assert!(ok, "{se}");
     for needle in [
         "cjepa 1 steps",
         "random-init",
@@ -362,4 +366,29 @@ fn quickstart_runs_a_full_size_preset_beside_random_init() {
         assert!(cfg.contains(line), "{line} not in\n{cfg}");
     }
     assert!(out.join("checkpoint.safetensors").is_file());
+}
+
+/// Without a test split the full-size quickstart holds images out of the training data:
+/// 10,000 of a large archive, a fifth of a small folder (here 40 of 200).
+#[test]
+fn quickstart_preset_holds_out_part_of_an_image_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("folder");
+    for i in 0..200u32 {
+        let class = data.join(["dark", "light"][(i % 2) as usize]);
+        std::fs::create_dir_all(&class).unwrap();
+        let v = (i % 2 * 160 + i % 50) as u8;
+        image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([v, (x * 8) as u8, (y * 8) as u8]))
+            .save(class.join(format!("{i}.png")))
+            .unwrap();
+    }
+    let out = t.path().join("qs");
+    let (so, se, ok) = quickstart_full(&data, &out);
+    assert!(ok, "{se}");
+    assert!(
+        so.contains("probe: 160 training / 40 held-out images"),
+        "{so}"
+    );
+    let held = std::fs::read_to_string(out.join("holdout.txt")).unwrap();
+    assert_eq!(held.lines().count(), 40);
 }
