@@ -195,13 +195,12 @@ fn run_full(args: &QuickstartArgs, mut cfg: RunConfig, data: &Path) -> CliResult
     if let Some(level) = &args.compute.matmul_precision {
         cfg.matmul_precision = level.clone();
     }
-    let (train, desc) = datasets::open(data, Split::Train)?;
-    let has_test = matches!(desc.kind, "cifar" | "idx");
+    let has_test = matches!(datasets::kind_of(data)?, "cifar" | "idx");
     if !has_test && cfg.data.holdout == 0 {
         // A small ImageFolder keeps a fifth for validation, as the short quickstart does.
-        cfg.data.holdout = FULL_HOLDOUT_IMAGES.min(train.len() / 5).max(1);
+        let images = datasets::open(data, Split::Train)?.0.len();
+        cfg.data.holdout = FULL_HOLDOUT_IMAGES.min(images / 5).max(1);
     }
-    drop(train);
     crate::config::validate(&cfg)?;
     eprintln!(
         "jepa: quickstart --preset {} on {}",
