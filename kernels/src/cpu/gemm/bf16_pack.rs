@@ -2,8 +2,9 @@
 //!
 //! Rounding is to nearest even (the `half` crate's, which the vector paths reproduce); `split`
 //! gives `x ≈ hi + lo` with `lo = bf16(x − hi)`. Each packer has vector fast paths for the two
-//! layouts the engine produces (contiguous rows, and the transposed views of backward passes) and a scalar path for any other strides; all three
-//! write the same bytes, which the tests check through the products.
+//! layouts the engine produces (contiguous rows, and the transposed views of backward passes)
+//! and a scalar path for any other strides; all three write the same bytes, which the tests
+//! check through the products.
 
 use super::amx::{B_TILE, KSTEP};
 use half::bf16;
