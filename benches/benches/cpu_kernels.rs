@@ -1,7 +1,7 @@
 //! Criterion benches of the CPU kernels at the shapes of ../shared/perf/baseline.md, so the
 //! numbers sit beside `bench_torch.py`'s. Run with `RAYON_NUM_THREADS=2 cargo bench -p jepa-benches`.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use jepa_benches::{attention_fwd_flops, random_vec};
 use jepa_kernels::cpu::{attention, gather, gemm, layernorm, vicreg};
 use std::hint::black_box;
@@ -156,4 +156,12 @@ criterion_group!(
     bench_layernorm,
     bench_gather_vicreg
 );
-criterion_main!(benches);
+/// `criterion_main!` with the groups run on a worker of rayon's pool, as `jepa bench` and
+/// training run: from `main`, every parallel kernel call would also pay a hand-off to the pool
+/// and back (35–50 µs on a 2-vCPU guest; see `jepa_engine::on_pool`).
+fn main() {
+    rayon::scope(|_| benches());
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+}

@@ -245,6 +245,12 @@ pub fn run(args: &EmbedArgs) -> CliResult<()> {
     runtime::configure_threads(args.compute.threads)?;
     runtime::configure_precision(args.compute.matmul_precision.as_deref())?;
     runtime::compute_device(args.compute.device.as_deref())?;
+    jepa_engine::on_pool(|| embed_on_pool(args))
+}
+
+/// [`run`] after the set-up, on a worker of the compute pool: one hand-off for the whole job
+/// instead of one per parallel op (see `jepa_engine::on_pool`).
+fn embed_on_pool(args: &EmbedArgs) -> CliResult<()> {
     let which = encoder::Which::parse(&args.encoder)?;
     let files = collect_images(&args.images)?;
     let loaded = encoder::load(&args.checkpoint, which, args.heads)?;

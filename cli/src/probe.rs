@@ -224,6 +224,11 @@ pub fn run(args: &ProbeArgs) -> CliResult<()> {
     runtime::configure_threads(args.compute.threads)?;
     runtime::configure_precision(args.compute.matmul_precision.as_deref())?;
     runtime::compute_device(args.compute.device.as_deref())?;
+    jepa_engine::on_pool(|| probe_on_pool(args))
+}
+
+/// [`run`] after the set-up, on a worker of the compute pool (see `jepa_engine::on_pool`).
+fn probe_on_pool(args: &ProbeArgs) -> CliResult<()> {
     let cfg = eval_config(args.k, &args.lrs, &args.weight_decays)?;
     let which = encoder::Which::parse(&args.encoder)?;
     let loaded = encoder::load(&args.checkpoint, which, args.heads)?;

@@ -144,6 +144,12 @@ pub fn run(args: &QuickstartArgs) -> CliResult<()> {
     runtime::configure_threads(args.compute.threads)?;
     runtime::configure_precision(args.compute.matmul_precision.as_deref())?;
     runtime::compute_device(args.compute.device.as_deref())?;
+    jepa_engine::on_pool(|| quickstart_on_pool(args))
+}
+
+/// [`run`] after the set-up, on a worker of the compute pool (see `jepa_engine::on_pool`);
+/// pretraining itself runs on the trainer's own pool.
+fn quickstart_on_pool(args: &QuickstartArgs) -> CliResult<()> {
     let data = match &args.data {
         Some(p) => p.clone(),
         None => default_data()?,

@@ -21,6 +21,8 @@
 //! - Autograd: `x.requires_grad()` makes a leaf ([`Var`] wraps one); ops on tracked tensors
 //!   record backward closures; `loss.backward()` returns [`Gradients`] (leaf id → gradient),
 //!   `backward_into(&mut grads)` accumulates; [`no_grad`] disables recording; `detach()`.
+//! - Threads: CPU ops run on rayon's pool; [`on_pool`] moves a loop of ops onto a worker so
+//!   that each op does not pay a hand-off from an outside thread (see `pool.rs`).
 //! - [`io`]: safetensors load (memory-mapped, header validated) and atomic save.
 //! - Errors: one [`Error`] enum with op / shape / dtype / device payloads; no public function
 //!   panics on bad input.
@@ -54,6 +56,7 @@ mod inplace;
 pub mod io;
 mod layout;
 pub mod ops;
+mod pool;
 mod random;
 mod shape;
 pub mod storage;
@@ -70,6 +73,7 @@ pub use error::{Error, Result};
 pub use layout::Layout;
 pub use ops::attention::{attention, attention_with_lse};
 pub use ops::gather::RowIndex;
+pub use pool::on_pool;
 pub use shape::Shape;
 pub use tensor::{Tensor, TensorId};
 pub use var::Var;

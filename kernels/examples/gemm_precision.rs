@@ -6,6 +6,11 @@ use jepa_kernels::cpu::gemm::{gemm_at, reduced_precision_available, MatmulPrecis
 use std::time::Instant;
 
 fn main() {
+    // From a pool worker, as training runs (kernels/examples/pool_handoff.rs shows why).
+    rayon::scope(|_| shapes_table());
+}
+
+fn shapes_table() {
     // (label, m, k, n, a transposed, b transposed)
     let shapes = [
         ("square 512", 512, 512, 512, false, false),

@@ -10,6 +10,8 @@ pub mod rss;
 use crate::args::BenchArgs;
 use crate::error::{CliError, CliResult};
 use crate::runtime::{compute_device, configure_precision, configure_threads};
+use jepa_engine::Device;
+use jepa_kernels::cpu::gemm::MatmulPrecision;
 use record::{time_ms, Budget, Record, Work};
 
 /// All benchmark names, kernels first.
@@ -24,6 +26,18 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
     let threads = configure_threads(args.threads)?;
     let device = compute_device(args.device.as_deref())?;
     let precision = configure_precision(args.matmul_precision.as_deref())?;
+    // Timed from a pool worker, as training runs: from `main` every parallel call would also
+    // pay a hand-off to the pool and back (jepa_engine::on_pool), which PyTorch's OpenMP
+    // calls, made from a thread of their own team, do not.
+    jepa_engine::on_pool(|| run_cases(args, threads, &device, precision))
+}
+
+fn run_cases(
+    args: &BenchArgs,
+    threads: usize,
+    device: &Device,
+    precision: MatmulPrecision,
+) -> CliResult<()> {
     let filter = args.filter.clone().unwrap_or_default();
     let keep = |name: &str| name.contains(&filter);
     let budget = Budget::new(args.quick);

@@ -34,14 +34,18 @@ pub struct Work {
     pub images: Option<f64>,
 }
 
-/// How long to measure.
+/// How long to measure. A sample repeats the call until it spans `sample_secs`, as
+/// `bench_torch.py` does (its samples are ≥ 20 ms), so that a sub-millisecond kernel is timed
+/// over as many calls as PyTorch's is and not over 50 single calls that start cold.
 #[derive(Clone, Copy, Debug)]
 pub struct Budget {
     pub warmup: usize,
     pub min_reps: usize,
     pub max_reps: usize,
-    /// Stop adding repeats past this much measured time (after `min_reps`).
+    /// Stop adding samples past this much measured time (after `min_reps`).
     pub max_secs: f64,
+    /// Shortest sample: calls per sample = this over one call's time (at least 1).
+    pub sample_secs: f64,
 }
 
 impl Budget {
@@ -52,13 +56,15 @@ impl Budget {
                 min_reps: 3,
                 max_reps: 5,
                 max_secs: 1.0,
+                sample_secs: 0.005,
             }
         } else {
             Self {
                 warmup: 3,
                 min_reps: 10,
-                max_reps: 50,
-                max_secs: 5.0,
+                max_reps: 30,
+                max_secs: 3.0,
+                sample_secs: 0.02,
             }
         }
     }
@@ -78,21 +84,31 @@ pub fn median(xs: &mut [f64]) -> f64 {
     }
 }
 
-/// Times `f` per `budget` and returns the median milliseconds.
+/// Times `f` per `budget` and returns the median over samples of the milliseconds per call.
 pub fn time_ms<F: FnMut()>(budget: Budget, mut f: F) -> f64 {
     for _ in 0..budget.warmup {
         f();
     }
+    let t = Instant::now();
+    f();
+    let inner = calls_per_sample(budget.sample_secs, t.elapsed().as_secs_f64());
     let mut times = Vec::new();
     let start = Instant::now();
     while times.len() < budget.max_reps
         && (times.len() < budget.min_reps || start.elapsed().as_secs_f64() < budget.max_secs)
     {
         let t = Instant::now();
-        f();
-        times.push(t.elapsed().as_secs_f64() * 1e3);
+        for _ in 0..inner {
+            f();
+        }
+        times.push(t.elapsed().as_secs_f64() * 1e3 / inner as f64);
     }
     median(&mut times)
+}
+
+/// Calls that make a sample of at least `sample_secs` when one call takes `one_secs`.
+pub fn calls_per_sample(sample_secs: f64, one_secs: f64) -> usize {
+    ((sample_secs / one_secs.max(1e-7)).ceil() as usize).clamp(1, 1 << 20)
 }
 
 impl Record {
@@ -158,6 +174,32 @@ mod tests {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(median(&mut []), 0.0);
+    }
+
+    #[test]
+    fn samples_span_the_sample_time() {
+        assert_eq!(calls_per_sample(0.02, 0.05), 1);
+        assert!((100..=101).contains(&calls_per_sample(0.02, 0.0002)));
+        assert_eq!(calls_per_sample(0.02, 0.0003), 67);
+        assert_eq!(
+            calls_per_sample(0.02, 0.0),
+            200_000,
+            "a zero reading counts as 0.1 µs"
+        );
+        assert_eq!(calls_per_sample(1e3, 1e-7), 1 << 20, "capped");
+    }
+
+    #[test]
+    fn time_ms_reports_milliseconds_per_call() {
+        let budget = Budget::new(true);
+        let mut calls = 0usize;
+        let ms = time_ms(budget, || {
+            calls += 1;
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        });
+        // 2 ms sleeps, 5 ms samples: several calls per sample, each reported as ≈ 2 ms.
+        assert!(calls >= 1 + 1 + 3 * 3, "{calls} calls");
+        assert!((2.0..4.0).contains(&ms), "{ms} ms per call");
     }
 
     #[test]

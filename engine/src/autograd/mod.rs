@@ -93,7 +93,8 @@ impl Tensor {
             return Err(crate::Error::autograd(msg));
         }
         let seed = Tensor::ones(self.shape(), self.dtype(), self.device())?;
-        tape::backward(self, seed, grads)
+        // On a worker, the backward's many parallel ops skip the outside-thread hand-off.
+        crate::on_pool(|| tape::backward(self, seed, grads))
     }
     /// Backward from an explicit upstream gradient `dout` (same shape as `self`).
     pub fn backward_with(&self, dout: &Tensor, grads: &mut Gradients) -> Result<()> {
@@ -105,7 +106,7 @@ impl Tensor {
                 rhs,
             });
         }
-        tape::backward(self, dout.detach(), grads)
+        crate::on_pool(|| tape::backward(self, dout.detach(), grads))
     }
 
     /// The same tensor (same id) carrying `node`.

@@ -217,17 +217,20 @@ impl VisionTransformer {
 
     /// The general forward (see [`EncoderInputs`]). Runs the tape-free kernels path when no
     /// gradient can flow (grad disabled, or frozen parameters and untracked inputs), the engine
-    /// ops path otherwise. Both compute the same values.
+    /// ops path otherwise. Both compute the same values. Called from outside the thread pool,
+    /// it moves onto a worker first ([`jepa_engine::on_pool`]).
     pub fn forward_with(&self, imgs: &Tensor, inp: EncoderInputs) -> ModelResult<EncoderOutput> {
         let tracked = [Some(imgs), inp.extra_tokens, inp.additive]
             .into_iter()
             .flatten()
             .any(Tensor::tracks_grad);
-        if !is_grad_enabled() || !(self.store.is_trainable() || tracked) {
-            self.forward_fast(imgs, inp)
-        } else {
-            self.forward_engine(imgs, inp)
-        }
+        jepa_engine::on_pool(|| {
+            if !is_grad_enabled() || !(self.store.is_trainable() || tracked) {
+                self.forward_fast(imgs, inp)
+            } else {
+                self.forward_engine(imgs, inp)
+            }
+        })
     }
 
     /// [`VisionTransformer::forward_with`] through engine ops (recorded on the tape).
