@@ -8,6 +8,7 @@
 //!   amount of work and never allocate inside their hot loops.
 
 pub mod adamw;
+pub mod alloc;
 pub mod attention;
 pub mod denormals;
 pub mod ema;
