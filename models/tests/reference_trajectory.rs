@@ -38,7 +38,7 @@ fn check_store(c: &Case, prefix: &str, store: &ParamStore, what: &str) {
         let want = c.t(&format!("after.{prefix}{}", p.name()));
         assert_close(
             &format!("{what}: {prefix}{}", p.name()),
-            &p.value(),
+            p.value(),
             want,
             None,
         );

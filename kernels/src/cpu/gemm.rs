@@ -222,7 +222,7 @@ const BATCH_ITEM_MAX_FLOPS: usize = 256 * 256 * 256;
 fn batch_parallel(batch: usize, flops: usize, threads: usize) -> bool {
     batch > 1
         && threads > 1
-        && (flops < BATCH_ITEM_MAX_FLOPS || batch % threads == 0 || batch >= 4 * threads)
+        && (flops < BATCH_ITEM_MAX_FLOPS || batch.is_multiple_of(threads) || batch >= 4 * threads)
 }
 
 /// `c[b] = (accumulate ? c[b] : 0) + a[b]·b[b] (+ bias)` for `b in 0..batch`.
