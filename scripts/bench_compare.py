@@ -2,6 +2,10 @@
 """Side-by-side table of `jepa bench --json` and ../shared/perf/bench_torch.py results.
 
     python3 scripts/bench_compare.py JEPA.json TORCH.json  > table.md
+    python3 scripts/bench_compare.py J1.json T1.json J2.json T2.json ...  # interleaved rounds
+
+With several rounds (each a jepa run followed by a torch run), the table gives the median time
+of each side over the rounds and every round's own speed-up, so the spread is visible.
 
 Ratios are torch time / jepa time (> 1 means jepa is faster). For attention, the ViT forward and
 the I-JEPA step, torch's better implementation (SDPA or naive) is the reference.
@@ -39,7 +43,37 @@ def torch_ms(t, name):
     return None
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
+
+
+def rounds(paths):
+    pairs = [(json.load(open(j)), json.load(open(t))) for j, t in zip(paths[::2], paths[1::2])]
+    torch0 = pairs[0][1]
+    print(f"torch {torch0.get('torch')} ({torch0.get('cpu_capability')}), threads {torch0.get('threads')}, "
+          f"{len(pairs)} interleaved rounds\n")
+    print("| case | jepa ms (median) | torch ms (median) | speed-up per round | speed-up of medians |")
+    print("|---|---|---|---|---|")
+    for r0 in pairs[0][0]:
+        name = r0["name"]
+        js = [r["median_ms"] for jp, _ in pairs for r in jp if r["name"] == name]
+        ts = [torch_ms(tp, name) for _, tp in pairs]
+        if name == "fma_peak":
+            gf = [r["gflops"] for jp, _ in pairs for r in jp if r["name"] == name]
+            print(f"| fma_peak (GFLOP/s) | {' / '.join(f'{g:.0f}' for g in gf)} | – | – | – |")
+            continue
+        if None in ts:
+            print(f"| {name} | {median(js):.3f} | – | – | – |")
+            continue
+        per = " / ".join(f"{t / j:.2f}x" for j, t in zip(js, ts))
+        print(f"| {name} | {median(js):.3f} | {median(ts):.3f} | {per} | {median(ts) / median(js):.2f}x |")
+
+
 def main():
+    if len(sys.argv) > 3:
+        return rounds(sys.argv[1:])
     jepa = json.load(open(sys.argv[1]))
     torch = json.load(open(sys.argv[2]))
     print(f"torch {torch.get('torch')} ({torch.get('cpu_capability')}), threads {torch.get('threads')}\n")

@@ -156,6 +156,10 @@ criterion_group!(
     bench_layernorm,
     bench_gather_vicreg
 );
+/// Tensors on 64-byte boundaries, as in the `jepa` binary and in PyTorch (`cpu/alloc.rs`).
+#[global_allocator]
+static ALLOC: jepa_kernels::cpu::alloc::AlignedAlloc = jepa_kernels::cpu::alloc::AlignedAlloc;
+
 /// `criterion_main!` with the groups run on a worker of rayon's pool, as `jepa bench` and
 /// training run: from `main`, every parallel kernel call would also pay a hand-off to the pool
 /// and back (35–50 µs on a 2-vCPU guest; see `jepa_engine::on_pool`).
