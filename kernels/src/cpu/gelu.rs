@@ -24,20 +24,25 @@ const X_LO: f32 = -20.0;
 
 type Fwd = unsafe fn(&[f32], &mut [f32]);
 type Bwd = unsafe fn(&[f32], &[f32], &mut [f32]);
+/// `(x, g, d)`: g = gelu(x), and d (dout on entry) becomes dout·gelu'(x).
+type FwdBwd = unsafe fn(&[f32], &mut [f32], &mut [f32]);
 
 struct Kernels {
     fwd: Fwd,
     bwd: Bwd,
+    fwd_bwd: FwdBwd,
 }
 
 static PORTABLE: Kernels = Kernels {
     fwd: fwd_portable,
     bwd: bwd_portable,
+    fwd_bwd: fwd_bwd_portable,
 };
 #[cfg(target_arch = "x86_64")]
 static AVX512: Kernels = Kernels {
     fwd: avx512::fwd,
     bwd: avx512::bwd,
+    fwd_bwd: avx512::fwd_bwd,
 };
 
 fn kernels(path: SimdPath) -> &'static Kernels {
@@ -129,6 +134,36 @@ pub fn gelu_bwd_with(path: SimdPath, x: &[f32], dout: &[f32], dx: &mut [f32]) {
     }
 }
 
+/// Both directions from one evaluation of Φ: `g = gelu(x)` and `d ← d·gelu'(x)` (`d` holds
+/// dout on entry, dx on return). A backward that needs the GELU output again (for the next
+/// layer's weight gradient) without having stored it pays one erf per element instead of two;
+/// the results are bit-identical to [`gelu_fwd`] and [`gelu_bwd`].
+///
+/// # Panics
+/// If `g` or `d` is shorter than `x`.
+pub fn gelu_fwd_bwd(x: &[f32], g: &mut [f32], d: &mut [f32]) {
+    gelu_fwd_bwd_with(SimdPath::best(), x, g, d)
+}
+
+/// [`gelu_fwd_bwd`] on a chosen SIMD path (falls back to portable where unsupported).
+#[track_caller]
+pub fn gelu_fwd_bwd_with(path: SimdPath, x: &[f32], g: &mut [f32], d: &mut [f32]) {
+    check("g", x.len(), g);
+    check("d", x.len(), d);
+    let k = kernels(path);
+    let (g, d) = (&mut g[..x.len()], &mut d[..x.len()]);
+    let cl = chunk_len(x.len());
+    // SAFETY: as in the forward.
+    if cl >= x.len() {
+        unsafe { (k.fwd_bwd)(x, g, d) };
+    } else {
+        x.par_chunks(cl)
+            .zip(g.par_chunks_mut(cl))
+            .zip(d.par_chunks_mut(cl))
+            .for_each(|((xc, gc), dc)| unsafe { (k.fwd_bwd)(xc, gc, dc) });
+    }
+}
+
 fn fwd_portable(x: &[f32], out: &mut [f32]) {
     let mut xs = x.chunks_exact(8);
     let mut os = out.chunks_exact_mut(8);
@@ -165,6 +200,33 @@ fn bwd_portable(x: &[f32], dout: &[f32], dx: &mut [f32]) {
     for ((&v, &g), d) in rest {
         let (phi, e) = cdf_scalar(v);
         *d = g * (v.clamp(X_LO, -X_LO) * e).mul_add(FRAC_1_SQRT_2PI, phi);
+    }
+}
+
+fn fwd_bwd_portable(x: &[f32], g: &mut [f32], d: &mut [f32]) {
+    let (mut xs, mut gs) = (x.chunks_exact(8), g.chunks_exact_mut(8));
+    let mut ds = d.chunks_exact_mut(8);
+    let (lo, hi, c) = (
+        f32x8::splat(X_LO),
+        f32x8::splat(-X_LO),
+        f32x8::splat(FRAC_1_SQRT_2PI),
+    );
+    for ((xc, gc), dc) in (&mut xs).zip(&mut gs).zip(&mut ds) {
+        let v = load8(xc);
+        let (phi, e) = cdf_f32x8(v);
+        store8(gc, v.fast_max(lo) * phi);
+        let dd = (v.fast_max(lo).fast_min(hi) * e).mul_add(c, phi);
+        store8(dc, load8(dc) * dd);
+    }
+    let rest = xs
+        .remainder()
+        .iter()
+        .zip(gs.into_remainder())
+        .zip(ds.into_remainder());
+    for ((&v, g), d) in rest {
+        let (phi, e) = cdf_scalar(v);
+        *g = v.max(X_LO) * phi;
+        *d *= (v.clamp(X_LO, -X_LO) * e).mul_add(FRAC_1_SQRT_2PI, phi);
     }
 }
 

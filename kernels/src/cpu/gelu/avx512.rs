@@ -49,3 +49,24 @@ pub(super) unsafe fn bwd(x: &[f32], dout: &[f32], dx: &mut [f32]) {
         i += 16;
     }
 }
+
+/// `g = gelu(x)` and `d ← d·gelu'(x)` from one evaluation of Φ (the two functions above, fused).
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn fwd_bwd(x: &[f32], g: &mut [f32], d: &mut [f32]) {
+    let n = x.len().min(g.len()).min(d.len());
+    let (px, pg, pd) = (x.as_ptr(), g.as_mut_ptr(), d.as_mut_ptr());
+    let (lo, hi) = (_mm512_set1_ps(X_LO), _mm512_set1_ps(-X_LO));
+    let c = _mm512_set1_ps(FRAC_1_SQRT_2PI);
+    let mut i = 0;
+    while i < n {
+        let m = mask_at(n, i);
+        let v = _mm512_maskz_loadu_ps(m, px.add(i));
+        let (phi, e) = cdf_avx512(v);
+        _mm512_mask_storeu_ps(pg.add(i), m, _mm512_mul_ps(_mm512_max_ps(v, lo), phi));
+        let vc = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+        let dd = _mm512_fmadd_ps(_mm512_mul_ps(vc, e), c, phi);
+        let dout = _mm512_maskz_loadu_ps(m, pd.add(i));
+        _mm512_mask_storeu_ps(pd.add(i), m, _mm512_mul_ps(dout, dd));
+        i += 16;
+    }
+}

@@ -93,6 +93,12 @@ fn check_paths(x: &[f32], dout: &[f32]) -> Result<(), TestCaseError> {
         close(&out, &want, &format!("{path:?} fwd"))?;
         gelu_bwd_with(path, x, dout, &mut dx);
         close(&dx, &dwant, &format!("{path:?} bwd"))?;
+        // The fused pass must give the very bits of the two separate ones.
+        let (mut g, mut d) = (vec![f32::NAN; n], dout.to_vec());
+        gelu_fwd_bwd_with(path, x, &mut g, &mut d);
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(bits(&g), bits(&out), "{:?} fused fwd", path);
+        prop_assert_eq!(bits(&d), bits(&dx), "{:?} fused bwd", path);
     }
     Ok(())
 }
@@ -138,7 +144,21 @@ fn gelu_special_values() {
         let (mut out, mut dx) = ([9f32; 8], [9f32; 8]);
         gelu_fwd_with(path, &x, &mut out);
         gelu_bwd_with(path, &x, &[1.0; 8], &mut dx);
+        let (mut g, mut d) = ([9f32; 8], [1f32; 8]);
+        gelu_fwd_bwd_with(path, &x, &mut g, &mut d);
         for i in 0..8 {
+            assert_eq!(
+                g[i].to_bits(),
+                out[i].to_bits(),
+                "{path:?} fused gelu({})",
+                x[i]
+            );
+            assert_eq!(
+                d[i].to_bits(),
+                dx[i].to_bits(),
+                "{path:?} fused gelu'({})",
+                x[i]
+            );
             let same = |a: f32, b: f32| a == b || (a.is_nan() && b.is_nan());
             assert!(
                 same(out[i], want[i]) && same(r[i], want[i]),

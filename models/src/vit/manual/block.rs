@@ -7,7 +7,7 @@ use crate::vit::kern::{
     merge_qkv, split_qkv, Heads,
 };
 use jepa_kernels::cpu::attention::{attention_bwd, attention_fwd, AttnShape};
-use jepa_kernels::cpu::gelu::{gelu_bwd, gelu_fwd};
+use jepa_kernels::cpu::gelu::gelu_fwd_bwd;
 use jepa_kernels::cpu::layernorm::{layernorm_bwd, layernorm_fwd};
 use std::ops::Range;
 
@@ -133,12 +133,13 @@ pub(crate) fn backward(
     // MLP: x_out = x_mid + fc2(gelu(fc1(LN2(x_mid)))).
     let dg = grow(&mut w.hd1, r * hd);
     linear_dx(r, hd, d, dx, p(&br.fc2.0), dg, false);
+    // The GELU output (not kept by the forward) for fc2's weight gradient, and dg turned into
+    // dh in place, from one evaluation of Φ per element instead of two.
     let g = grow(&mut w.hd2, r * hd);
-    gelu_fwd(&a.h[..r * hd], g);
+    gelu_fwd_bwd(&a.h[..r * hd], g, dg);
+    let dh: &[f32] = dg;
     linear_dw(r, hd, d, dx, g, &mut grad[br.fc2.0.clone()]);
     colsum_add(dx, &mut grad[br.fc2.1.clone()]);
-    let dh = grow(&mut w.hd2, r * hd);
-    gelu_bwd(&a.h[..r * hd], dg, dh);
     linear_dw(r, d, hd, dh, &a.y2[..r * d], &mut grad[br.fc1.0.clone()]);
     colsum_add(dh, &mut grad[br.fc1.1.clone()]);
     let dy = grow(&mut w.d1, r * d);
