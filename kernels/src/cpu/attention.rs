@@ -11,17 +11,22 @@
 //! elementwise step (exp, dS, softmax normalisation) while the tile is in registers
 //! (`attention/avx512.rs` when the CPU has AVX-512F, else `attention/portable.rs` on
 //! `wide::f32x8`). A head's K and V (`n·d` floats each) stay in L1/L2 across its blocks.
+//! `attention/packed.rs` runs the same head kernels on a ViT block's own layouts (q, k, v inside
+//! the qkv product, the output token-major), so the models need no head permutes.
 //! FLOPs: 4·n²·d forward, 10·n²·d backward (recomputing the scores is the price of not storing
 //! P). A single head runs on one thread, with denormals flushed (`cpu/denormals.rs`): sharp
 //! softmax rows make denormal products, which cost Intel cores a microcode assist each.
 
 mod avx512;
 mod head;
+mod packed;
 mod portable;
+
+pub use packed::{attention_bwd_packed, attention_fwd_packed};
 
 use super::denormals::FlushDenormals;
 use super::simd::SimdPath;
-use head::{head_bwd, head_fwd, with_scratch, Kernels};
+use head::{head_bwd, head_fwd, with_scratch, GradsOut, Kernels, Ld};
 use rayon::prelude::*;
 
 /// q, k, v, out, dq, dk, dv are contiguous `[b, h, n, d]`; lse is `[b, h, n]`.
@@ -166,6 +171,7 @@ fn run_fwd<K: Kernels>(
                 n,
                 d,
                 scale,
+                Ld::contiguous(d),
                 &q[r.clone()],
                 &k[r.clone()],
                 &v[r],
@@ -215,7 +221,8 @@ fn run_bwd<K: Kernels>(
             dout: &t.dout[r],
         };
         let _ftz = FlushDenormals::new();
-        with_scratch(|scr| head_bwd(kr, n, d, scale, one, dq, dk, dv, scr));
+        let g = GradsOut::Split([dq, dk, dv]);
+        with_scratch(|scr| head_bwd(kr, n, d, scale, Ld::contiguous(d), one, g, scr));
     };
     let (dq, dk, dv) = (
         &mut dq[..heads * hd],

@@ -1,14 +1,16 @@
 //! Tape-free encoder forward for inference and for the target branch (llm.c style): the kernels
 //! run directly on the store's flat buffer and on scratch buffers reused across blocks and
-//! calls. Residual adds are fused into the GEMMs (accumulate), the qkv split is one permute.
+//! calls. Residual adds are fused into the GEMMs (accumulate); attention reads the qkv product
+//! in place (a head permute only for batches too small to split by sequence).
 //! Numerically it is the engine path's forward (same kernels, same order of operations).
 
 use super::error::{ModelError, ModelResult};
 use super::kern::{add_rows, bias_gelu, grow, heads_tokens, linear, split_qkv, Heads};
 use super::params::ParamStore;
 use jepa_engine::{Device, Tensor};
-use jepa_kernels::cpu::attention::{attention_fwd, AttnShape};
+use jepa_kernels::cpu::attention::{attention_fwd, attention_fwd_packed, AttnShape};
 use jepa_kernels::cpu::layernorm::layernorm_fwd;
+use jepa_kernels::cpu::simd::SimdPath;
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -169,20 +171,31 @@ pub(crate) fn run_blocks(
         let qkv = grow(&mut sc.qkv, r * 3 * d);
         linear(r, d, 3 * d, y, p(&blk.qkv.0), None, qkv, false);
         let qkv_b = blk.qkv.1.as_ref().map(p);
-        let hs = Heads {
-            rows,
-            t,
-            h: heads,
-            dh,
-        };
-        let qkvp = grow(&mut sc.qkvp, r * 3 * d);
-        split_qkv(hs, qkv, qkv_b, qkvp);
-        let (q, kv) = qkvp.split_at(r * d);
-        let (k, v) = kv.split_at(r * d);
-        let o = grow(&mut sc.o, r * d);
-        attention_fwd(shape, scale, q, k, v, o, grow(&mut sc.lse, r * heads));
         let oc = grow(&mut sc.oc, r * d);
-        heads_tokens(hs, o, oc, false);
+        let lse = grow(&mut sc.lse, r * heads);
+        if rows >= 2 * rayon::current_num_threads() {
+            // Attention straight on the product's layout: no head permutes; the tasks are
+            // whole sequences, which needs enough of them to fill the threads.
+            if let Some(b) = qkv_b {
+                add_rows(qkv, b);
+            }
+            attention_fwd_packed(SimdPath::best(), shape, scale, qkv, oc, lse);
+        } else {
+            // Few sequences (single-image embedding): split by head so every thread works.
+            let hs = Heads {
+                rows,
+                t,
+                h: heads,
+                dh,
+            };
+            let qkvp = grow(&mut sc.qkvp, r * 3 * d);
+            split_qkv(hs, qkv, qkv_b, qkvp);
+            let (q, kv) = qkvp.split_at(r * d);
+            let (k, v) = kv.split_at(r * d);
+            let o = grow(&mut sc.o, r * d);
+            attention_fwd(shape, scale, q, k, v, o, lse);
+            heads_tokens(hs, o, oc, false);
+        }
         add_rows(x, p(&blk.proj.1));
         linear(r, d, d, oc, p(&blk.proj.0), None, x, true);
         layernorm_fwd(

@@ -176,27 +176,6 @@ pub(crate) fn split_qkv(s: Heads, qkv: &[f32], bias: Option<&[f32]>, out: &mut [
         });
 }
 
-/// Inverse of [`split_qkv`] (without bias): `[3, rows, h, t, dh]` → `[rows, t, 3·h·dh]`.
-pub(crate) fn merge_qkv(s: Heads, src: &[f32], out: &mut [f32]) {
-    let (d, dh, n) = (s.d(), s.dh, s.rows * s.t * s.d());
-    out[..3 * n]
-        .par_chunks_mut(s.t * 3 * d)
-        .enumerate()
-        .for_each(|(row, dst)| {
-            for part in 0..3 {
-                let blk = &src[part * n + row * s.t * d..][..s.t * d];
-                for hh in 0..s.h {
-                    for tok in 0..s.t {
-                        copy_row(
-                            &mut dst[tok * 3 * d + part * d + hh * dh..][..dh],
-                            &blk[(hh * s.t + tok) * dh..][..dh],
-                        );
-                    }
-                }
-            }
-        });
-}
-
 /// `[rows, h, t, dh]` → `[rows, t, h·dh]` (`inverse` swaps the direction).
 pub(crate) fn heads_tokens(s: Heads, src: &[f32], out: &mut [f32], inverse: bool) {
     let (d, dh, td) = (s.d(), s.dh, s.t * s.d());
@@ -254,13 +233,25 @@ mod tests {
         };
         let n = s.rows * s.t * s.d();
         let qkv: Vec<f32> = (0..3 * n).map(|i| i as f32).collect();
-        let (mut split, mut back) = (vec![0f32; 3 * n], vec![0f32; 3 * n]);
+        let mut split = vec![0f32; 3 * n];
         split_qkv(s, &qkv, None, &mut split);
         // k (part 1) of row 1, head 1, token 2, channel 3.
         let want = qkv[(3 + 2) * 3 * 8 + 8 + 4 + 3];
         assert_eq!(split[n + ((2 + 1) * 3 + 2) * 4 + 3], want);
-        merge_qkv(s, &split, &mut back);
-        assert_eq!(back, qkv);
+        let (d, dh) = (s.d(), s.dh);
+        for part in 0..3 {
+            for row in 0..s.rows {
+                for hh in 0..s.h {
+                    for tok in 0..s.t {
+                        for c in 0..dh {
+                            let from = (row * s.t + tok) * 3 * d + part * d + hh * dh + c;
+                            let to = part * n + ((row * s.h + hh) * s.t + tok) * dh + c;
+                            assert_eq!(split[to], qkv[from]);
+                        }
+                    }
+                }
+            }
+        }
         let x: Vec<f32> = (0..n).map(|i| i as f32).collect();
         let (mut y, mut z) = (vec![0f32; n], vec![0f32; n]);
         heads_tokens(s, &x, &mut y, false);

@@ -76,10 +76,14 @@ mod imp {
             unsafe { softmax_rows(n, ld, s.as_mut_ptr(), lse, inv_sum) }
         }
 
-        fn transpose(self, n: usize, d: usize, x: &[f32], ld: usize, xt: &mut [f32]) {
-            assert!(n == 0 || d == 0 || (x.len() >= n * d && xt.len() >= (d - 1) * ld + n));
+        fn transpose(self, n: usize, d: usize, x: &[f32], xs: usize, ld: usize, xt: &mut [f32]) {
+            assert!(
+                n == 0
+                    || d == 0
+                    || (xs >= d && x.len() >= (n - 1) * xs + d && xt.len() >= (d - 1) * ld + n)
+            );
             // SAFETY: AVX-512F present; rows < n of x and rows < d (n entries) of xt are in bounds.
-            unsafe { transpose(n, d, x.as_ptr(), ld, xt.as_mut_ptr()) }
+            unsafe { transpose(n, d, x.as_ptr(), xs, ld, xt.as_mut_ptr()) }
         }
     }
 
@@ -328,7 +332,7 @@ mod imp {
     /// stages: 64 shuffles per 256 floats). Edge blocks use masks (a zero mask touches no
     /// memory), so every block is the same straight-line code with its 16 rows in registers.
     #[target_feature(enable = "avx512f")]
-    unsafe fn transpose(n: usize, d: usize, x: *const f32, ld: usize, xt: *mut f32) {
+    unsafe fn transpose(n: usize, d: usize, x: *const f32, xs: usize, ld: usize, xt: *mut f32) {
         for j0 in (0..n).step_by(16) {
             let rows = (n - j0).min(16);
             for c0 in (0..d).step_by(16) {
@@ -337,7 +341,7 @@ mod imp {
                 let mut r = [_mm512_setzero_ps(); 16];
                 for (i, ri) in r.iter_mut().enumerate() {
                     let m = if i < rows { cmask } else { 0 };
-                    *ri = _mm512_maskz_loadu_ps(m, x.wrapping_add((j0 + i) * d + c0));
+                    *ri = _mm512_maskz_loadu_ps(m, x.wrapping_add((j0 + i) * xs + c0));
                 }
                 let t = transpose16(r);
                 let rmask = tail_mask(rows);

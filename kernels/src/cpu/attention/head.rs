@@ -118,8 +118,8 @@ pub(super) trait Kernels: Copy + Send + Sync {
     /// For each of the `lse.len()` rows of `n` scores (`ld` apart): `s_ij ← exp(s_ij − max_i)`,
     /// `lse_i = logsumexp(s_i)` and `inv_sum_i = 1 / Σ_j s_ij` (the normalisation, left to P·V).
     fn softmax_rows(self, n: usize, ld: usize, s: &mut [f32], lse: &mut [f32], inv_sum: &mut [f32]);
-    /// `xt[c, j] = x[j, c]` for x `[n, d]` row-major, xt `[d, ld]`.
-    fn transpose(self, n: usize, d: usize, x: &[f32], ld: usize, xt: &mut [f32]);
+    /// `xt[c, j] = x[j, c]` for x `[n, d]` with rows `xs` apart, xt `[d, ld]`.
+    fn transpose(self, n: usize, d: usize, x: &[f32], xs: usize, ld: usize, xt: &mut [f32]);
 }
 
 /// Balanced blocks of at most `BLOCK` rows (n = 196 → 4 blocks of 49, not 64+64+64+4).
@@ -155,13 +155,37 @@ fn carve<const N: usize>(scr: &mut Vec<Align64>, lens: [usize; N]) -> [&mut [f32
     })
 }
 
-/// Forward of one head: q, k, v, out `[n, d]`, lse `[n]`.
+/// Row strides (floats) of one head's operands: row i of q starts at `q[i·ld.q]`. The gradients
+/// share their operand's layout (dq like q, dk like k, dv like v, dout like out). Contiguous
+/// `[n, d]` heads have every stride d; heads read straight out of a `[n, 3, h, d]` qkv product
+/// have 3·h·d for q, k, v and h·d for out.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Ld {
+    pub q: usize,
+    pub k: usize,
+    pub v: usize,
+    pub o: usize,
+}
+
+impl Ld {
+    pub fn contiguous(d: usize) -> Ld {
+        Ld {
+            q: d,
+            k: d,
+            v: d,
+            o: d,
+        }
+    }
+}
+
+/// Forward of one head: q, k, v, out `[n, d]` with rows `ld` apart, lse `[n]`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn head_fwd<K: Kernels>(
     kr: K,
     n: usize,
     d: usize,
     scale: f32,
+    ld: Ld,
     q: &[f32],
     k: &[f32],
     v: &[f32],
@@ -172,7 +196,7 @@ pub(super) fn head_fwd<K: Kernels>(
     let ldn = n.next_multiple_of(16);
     let br = block_rows(n);
     let [kt, s, inv_sum] = carve(scr, [d * ldn, br * ldn, br]);
-    kr.transpose(n, d, k, ldn, kt);
+    kr.transpose(n, d, k, ld.k, ldn, kt);
     for r0 in (0..n).step_by(br) {
         let rows = br.min(n - r0);
         let inv_sum = &mut inv_sum[..rows];
@@ -181,13 +205,13 @@ pub(super) fn head_fwd<K: Kernels>(
             k: d,
             n,
             alpha: scale,
-            rs_a: d,
+            rs_a: ld.q,
             cs_a: 1,
             ldb: ldn,
             ldc: ldn,
             acc: false,
         };
-        kr.matmul(score, Epi::Plain, &q[r0 * d..], kt, s);
+        kr.matmul(score, Epi::Plain, &q[r0 * ld.q..], kt, s);
         kr.softmax_rows(n, ldn, s, &mut lse[r0..r0 + rows], inv_sum);
         let pv = Mm {
             m: rows,
@@ -196,39 +220,56 @@ pub(super) fn head_fwd<K: Kernels>(
             alpha: 1.0,
             rs_a: ldn,
             cs_a: 1,
-            ldb: d,
-            ldc: d,
+            ldb: ld.v,
+            ldc: ld.o,
             acc: false,
         };
-        kr.matmul(pv, Epi::RowScale(&*inv_sum), s, v, &mut out[r0 * d..]);
+        kr.matmul(pv, Epi::RowScale(&*inv_sum), s, v, &mut out[r0 * ld.o..]);
     }
 }
 
-/// Backward of one head: `t` holds this head's slices; dq, dk, dv `[n, d]` are overwritten.
+/// Where one head's gradients go: three buffers, or one buffer holding dq, dk and dv at three
+/// offsets with their rows interleaved (as q, k, v sit in a qkv product). Each product borrows
+/// its destination only for the call, so interleaved destinations never alias as `&mut`.
+pub(super) enum GradsOut<'a> {
+    Split([&'a mut [f32]; 3]),
+    Shared(&'a mut [f32], [usize; 3]),
+}
+
+impl GradsOut<'_> {
+    /// Gradient `which` (0 = dq, 1 = dk, 2 = dv) from its element `from` on.
+    fn at(&mut self, which: usize, from: usize) -> &mut [f32] {
+        match self {
+            GradsOut::Split(g) => &mut g[which][from..],
+            GradsOut::Shared(g, off) => &mut g[off[which] + from..],
+        }
+    }
+}
+
+/// Backward of one head: `t` holds this head's slices; dq, dk, dv `[n, d]` (rows `ld` apart,
+/// like q, k, v) are overwritten.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn head_bwd<K: Kernels>(
     kr: K,
     n: usize,
     d: usize,
     scale: f32,
+    ld: Ld,
     t: BwdIn,
-    dq: &mut [f32],
-    dk: &mut [f32],
-    dv: &mut [f32],
+    mut g: GradsOut,
     scr: &mut Vec<Align64>,
 ) {
     let ldn = n.next_multiple_of(16);
     let br = block_rows(n);
     let [kt, vt, p, dp, dsum] = carve(scr, [d * ldn, d * ldn, br * ldn, br * ldn, br]);
-    kr.transpose(n, d, t.k, ldn, kt);
-    kr.transpose(n, d, t.v, ldn, vt);
+    kr.transpose(n, d, t.k, ld.k, ldn, kt);
+    kr.transpose(n, d, t.v, ld.v, ldn, vt);
     for r0 in (0..n).step_by(br) {
         let rows = br.min(n - r0);
-        let blk = r0 * d..(r0 + rows) * d;
-        let (qb, ob, dob) = (&t.q[blk.clone()], &t.out[blk.clone()], &t.dout[blk.clone()]);
+        let (qb, ob, dob) = (&t.q[r0 * ld.q..], &t.out[r0 * ld.o..], &t.dout[r0 * ld.o..]);
         let dsum = &mut dsum[..rows];
         for (i, ds) in dsum.iter_mut().enumerate() {
-            *ds = dot(&dob[i * d..(i + 1) * d], &ob[i * d..(i + 1) * d]);
+            *ds = dot(&dob[i * ld.o..][..d], &ob[i * ld.o..][..d]);
         }
         // P = exp(scale·Q_b·Kᵀ − lse), then dS = P ⊙ (dO_b·Vᵀ − D), both in the epilogues.
         let score = Mm {
@@ -236,7 +277,7 @@ pub(super) fn head_bwd<K: Kernels>(
             k: d,
             n,
             alpha: scale,
-            rs_a: d,
+            rs_a: ld.q,
             cs_a: 1,
             ldb: ldn,
             ldc: ldn,
@@ -250,6 +291,7 @@ pub(super) fn head_bwd<K: Kernels>(
         kr.matmul(
             Mm {
                 alpha: 1.0,
+                rs_a: ld.o,
                 ..score
             },
             grad,
@@ -265,20 +307,22 @@ pub(super) fn head_bwd<K: Kernels>(
             alpha: 1.0,
             rs_a: 1,
             cs_a: ldn,
-            ldb: d,
-            ldc: d,
+            ldb: ld.o,
+            ldc: ld.v,
             acc: r0 > 0,
         };
-        kr.matmul(key_side, Epi::Plain, p, dob, dv);
+        kr.matmul(key_side, Epi::Plain, p, dob, g.at(2, 0));
         kr.matmul(
             Mm {
                 alpha: scale,
+                ldb: ld.q,
+                ldc: ld.k,
                 ..key_side
             },
             Epi::Plain,
             dp,
             qb,
-            dk,
+            g.at(1, 0),
         );
         // dQ_b = scale·dS·K.
         let query_side = Mm {
@@ -288,10 +332,10 @@ pub(super) fn head_bwd<K: Kernels>(
             alpha: scale,
             rs_a: ldn,
             cs_a: 1,
-            ldb: d,
-            ldc: d,
+            ldb: ld.k,
+            ldc: ld.q,
             acc: false,
         };
-        kr.matmul(query_side, Epi::Plain, dp, t.k, &mut dq[blk]);
+        kr.matmul(query_side, Epi::Plain, dp, t.k, g.at(0, r0 * ld.q));
     }
 }

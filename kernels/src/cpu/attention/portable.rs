@@ -65,17 +65,17 @@ impl Kernels for Portable {
     }
 
     /// 8×8 register transposes, scalar edges.
-    fn transpose(self, n: usize, d: usize, x: &[f32], ld: usize, xt: &mut [f32]) {
+    fn transpose(self, n: usize, d: usize, x: &[f32], xs: usize, ld: usize, xt: &mut [f32]) {
         let (n8, d8) = (n / 8 * 8, d / 8 * 8);
         for j0 in (0..n8).step_by(8) {
             for c0 in (0..d8).step_by(8) {
-                let rows: [f32x8; 8] = std::array::from_fn(|r| load8(&x[(j0 + r) * d + c0..]));
+                let rows: [f32x8; 8] = std::array::from_fn(|r| load8(&x[(j0 + r) * xs + c0..]));
                 for (c, col) in f32x8::transpose(rows).into_iter().enumerate() {
                     store8(&mut xt[(c0 + c) * ld + j0..], col);
                 }
             }
         }
-        let mut scalar = |j: usize, c: usize| xt[c * ld + j] = x[j * d + c];
+        let mut scalar = |j: usize, c: usize| xt[c * ld + j] = x[j * xs + c];
         for j in 0..n8 {
             (d8..d).for_each(|c| scalar(j, c));
         }

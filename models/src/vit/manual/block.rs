@@ -3,23 +3,24 @@
 
 use crate::vit::fast::{BlockRanges, Dims};
 use crate::vit::kern::{
-    add_into, add_rows, bias_gelu, colsum_add, grow, heads_tokens, linear, linear_dw, linear_dx,
-    merge_qkv, split_qkv, Heads,
+    add_into, add_rows, bias_gelu, colsum_add, grow, linear, linear_dw, linear_dx,
 };
-use jepa_kernels::cpu::attention::{attention_bwd, attention_fwd, AttnShape};
+use jepa_kernels::cpu::attention::{attention_bwd_packed, attention_fwd_packed, AttnShape};
 use jepa_kernels::cpu::gelu::gelu_fwd_bwd;
 use jepa_kernels::cpu::layernorm::{layernorm_bwd, layernorm_fwd};
+use jepa_kernels::cpu::simd::SimdPath;
 use std::ops::Range;
 
 /// Activations one block's backward needs (buffers grow on demand and are reused). The GELU
-/// output and the head-merged attention output are recomputed in backward rather than kept
-/// (they would be 5 of 17 activation floats per token and width).
+/// output is recomputed in backward rather than kept (4 of 16 activation floats per token and
+/// width). Attention reads q, k, v straight out of the qkv product and writes its output
+/// token-major (`attention_*_packed`), so neither direction permutes heads.
 #[derive(Debug, Default)]
 pub(crate) struct Acts {
     x_in: Vec<f32>,
     y1: Vec<f32>,
     st1: Vec<f32>,
-    qkvp: Vec<f32>,
+    qkv: Vec<f32>,
     o: Vec<f32>,
     lse: Vec<f32>,
     x_mid: Vec<f32>,
@@ -28,33 +29,26 @@ pub(crate) struct Acts {
     h: Vec<f32>,
 }
 
-/// Scratch of the backward (and the forward's pre-split qkv), shared by all blocks.
+/// Scratch of the backward, shared by all blocks.
 #[derive(Debug, Default)]
 pub(crate) struct Work {
     hd1: Vec<f32>,
     hd2: Vec<f32>,
     d1: Vec<f32>,
     d2: Vec<f32>,
-    d3: Vec<f32>,
     d4: Vec<f32>,
     small: Vec<f32>,
 }
 
-fn heads(dm: &Dims) -> (Heads, AttnShape, f32) {
+fn heads(dm: &Dims) -> (AttnShape, f32) {
     let dh = dm.d / dm.heads;
-    let hs = Heads {
-        rows: dm.rows,
-        t: dm.t,
-        h: dm.heads,
-        dh,
-    };
     let shape = AttnShape {
         b: dm.rows,
         h: dm.heads,
         n: dm.t,
         d: dh,
     };
-    (hs, shape, 1.0 / (dh as f32).sqrt())
+    (shape, 1.0 / (dh as f32).sqrt())
 }
 
 /// `x: [rows·t, d]` → block output, in place; saves what backward needs into `a`.
@@ -67,7 +61,7 @@ pub(crate) fn forward(
     w: &mut Work,
 ) {
     let (r, d, hd, eps) = (dm.rows * dm.t, dm.d, dm.hidden, dm.eps);
-    let (hs, shape, scale) = heads(dm);
+    let (shape, scale) = heads(dm);
     let p = |rg: &Range<usize>| &flat[rg.clone()];
     grow(&mut a.x_in, r * d).copy_from_slice(x);
     let (m1, s1) = grow(&mut a.st1, 2 * r).split_at_mut(r);
@@ -83,16 +77,17 @@ pub(crate) fn forward(
         m1,
         s1,
     );
-    let qkv = grow(&mut w.d4, 3 * r * d);
+    // qkv `[r, 3·d]` = [rows, t, 3, h, dh]: kept for backward as it comes out of the product.
+    let qkv = grow(&mut a.qkv, 3 * r * d);
     linear(r, d, 3 * d, y1, p(&br.qkv.0), None, qkv, false);
-    let qkvp = grow(&mut a.qkvp, 3 * r * d);
-    split_qkv(hs, qkv, br.qkv.1.as_ref().map(p), qkvp);
-    let (q, kv) = qkvp.split_at(r * d);
-    let (k, v) = kv.split_at(r * d);
+    if let Some(b) = &br.qkv.1 {
+        add_rows(qkv, p(b));
+    }
+    // o `[rows, t, h, dh]`: the heads already merged for the projection.
     let o = grow(&mut a.o, r * d);
-    attention_fwd(shape, scale, q, k, v, o, grow(&mut a.lse, r * dm.heads));
-    let oc = grow(&mut w.d1, r * d);
-    heads_tokens(hs, o, oc, false);
+    let lse = grow(&mut a.lse, r * dm.heads);
+    attention_fwd_packed(SimdPath::best(), shape, scale, qkv, o, lse);
+    let oc = &a.o[..r * d];
     add_rows(x, p(&br.proj.1));
     linear(r, d, d, oc, p(&br.proj.0), None, x, true);
     grow(&mut a.x_mid, r * d).copy_from_slice(x);
@@ -128,7 +123,7 @@ pub(crate) fn backward(
     w: &mut Work,
 ) {
     let (r, d, hd) = (dm.rows * dm.t, dm.d, dm.hidden);
-    let (hs, shape, scale) = heads(dm);
+    let (shape, scale) = heads(dm);
     let p = |rg: &Range<usize>| &flat[rg.clone()];
     // MLP: x_out = x_mid + fc2(gelu(fc1(LN2(x_mid)))).
     let dg = grow(&mut w.hd1, r * hd);
@@ -150,21 +145,11 @@ pub(crate) fn backward(
     // Attention: x_mid = x_in + proj(attn(LN1(x_in))).
     let doc = grow(&mut w.d1, r * d);
     linear_dx(r, d, d, dx, p(&br.proj.0), doc, false);
-    let oc = grow(&mut w.d2, r * d);
-    heads_tokens(hs, &a.o[..r * d], oc, false);
-    linear_dw(r, d, d, dx, oc, &mut grad[br.proj.0.clone()]);
+    linear_dw(r, d, d, dx, &a.o[..r * d], &mut grad[br.proj.0.clone()]);
     colsum_add(dx, &mut grad[br.proj.1.clone()]);
-    let dout = grow(&mut w.d2, r * d);
-    heads_tokens(hs, doc, dout, true);
-    let dqkvp = grow(&mut w.d3, 3 * r * d);
-    let (dq, dkv) = dqkvp.split_at_mut(r * d);
-    let (dk, dv) = dkv.split_at_mut(r * d);
-    let (q, kv) = a.qkvp[..3 * r * d].split_at(r * d);
-    let (k, v) = kv.split_at(r * d);
-    let (o, lse) = (&a.o[..r * d], &a.lse[..r * dm.heads]);
-    attention_bwd(shape, scale, q, k, v, o, lse, dout, dq, dk, dv);
     let dqkv = grow(&mut w.d4, 3 * r * d);
-    merge_qkv(hs, &w.d3[..3 * r * d], dqkv);
+    let (qkv, o, lse) = (&a.qkv[..3 * r * d], &a.o[..r * d], &a.lse[..r * dm.heads]);
+    attention_bwd_packed(SimdPath::best(), shape, scale, qkv, o, lse, doc, dqkv);
     linear_dw(
         r,
         d,
