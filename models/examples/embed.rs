@@ -4,12 +4,17 @@
 //!
 //! The architecture must match the checkpoint: ViT-Tiny/4 at 32 px is the default preset of
 //! `jepa pretrain`; change the `VitConfig` line for other runs (`jepa inspect` shows the shapes;
-//! `jepa embed` infers them from the file).
+//! `jepa embed` infers them from the file). The forward moves itself onto rayon's pool; a
+//! program that runs many ops in a row should wrap the loop in `jepa_engine::on_pool`.
 
 use jepa_engine::{Device, Tensor};
 use jepa_models::data::{decode_image, EvalTransform, Transform};
 use jepa_models::rng::Rng;
 use jepa_models::vit::{VisionTransformer, VitConfig, VitSize};
+
+// Tensors on 64-byte boundaries, as the `jepa` binary allocates them (jepa_kernels::cpu::alloc).
+#[global_allocator]
+static ALLOC: jepa_kernels::cpu::alloc::AlignedAlloc = jepa_kernels::cpu::alloc::AlignedAlloc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
