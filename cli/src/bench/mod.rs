@@ -1,6 +1,7 @@
 //! `jepa bench`: kernel and model microbenchmarks as a table (or `--json` records) of median
 //! time, GFLOP/s, GB/s or images/s and percent of the measured FMA peak.
 
+pub mod copy_peak;
 pub mod kernels;
 pub mod models;
 pub mod peak;
@@ -84,6 +85,10 @@ fn run_cases(
         let ms = time_ms(budget, &mut case.run);
         let mut r = Record::new(&case.name, ms, case.work, threads, peak.gflops);
         r.peak_rss_mib = rss::peak_mib();
+        if let Some(bytes) = case.work.bytes {
+            // After the RSS reading: the copy's buffers are not the kernel's.
+            r = r.with_copy_ceiling(copy_peak::copy_gbps(bytes, budget));
+        }
         records.push(r);
     }
     for (name, run) in runners {

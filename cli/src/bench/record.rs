@@ -17,9 +17,13 @@ pub struct Record {
     pub images_per_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_rss_mib: Option<f64>,
-    /// GFLOP/s as a percentage of the measured FMA peak on the same thread count.
+    /// GFLOP/s as a percentage of the measured FMA peak on the same thread count; for a
+    /// memory-bound kernel (GB/s and no FLOP count), GB/s as a percentage of `copy_gbps`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub percent_of_peak: Option<f64>,
+    /// A parallel copy moving the same bytes, same threads, same moment (`copy_peak.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy_gbps: Option<f64>,
     pub threads: usize,
     pub device: String,
     /// `highest`, `high` or `medium` (`--matmul-precision`).
@@ -112,6 +116,17 @@ pub fn calls_per_sample(sample_secs: f64, one_secs: f64) -> usize {
 }
 
 impl Record {
+    /// Sets the copy ceiling of a memory-bound record and, when it has no GFLOP/s, its percent.
+    pub fn with_copy_ceiling(mut self, copy_gbps: f64) -> Self {
+        if let (Some(g), true) = (self.gbps, copy_gbps > 0.0) {
+            self.copy_gbps = Some(copy_gbps);
+            if self.gflops.is_none() {
+                self.percent_of_peak = Some(100.0 * g / copy_gbps);
+            }
+        }
+        self
+    }
+
     pub fn new(name: &str, ms: f64, work: Work, threads: usize, peak_gflops: f64) -> Self {
         let per_s = |x: Option<f64>| x.map(|v| v / (ms / 1e3));
         let gflops = per_s(work.flops).map(|v| v / 1e9);
@@ -125,6 +140,7 @@ impl Record {
             percent_of_peak: gflops
                 .filter(|_| peak_gflops > 0.0)
                 .map(|g| 100.0 * g / peak_gflops),
+            copy_gbps: None,
             threads,
             device: "cpu".into(),
             matmul_precision: "highest".into(),
@@ -200,6 +216,28 @@ mod tests {
         // 2 ms sleeps, 5 ms samples: several calls per sample, each reported as ≈ 2 ms.
         assert!(calls >= 1 + 1 + 3 * 3, "{calls} calls");
         assert!((2.0..4.0).contains(&ms), "{ms} ms per call");
+    }
+
+    #[test]
+    fn memory_bound_records_report_percent_of_the_copy_ceiling() {
+        let bytes = Work {
+            bytes: Some(4e9),
+            ..Work::default()
+        };
+        let r = Record::new("ln", 100.0, bytes, 2, 500.0).with_copy_ceiling(80.0);
+        assert_eq!(r.gbps, Some(40.0));
+        assert_eq!(r.copy_gbps, Some(80.0));
+        assert_eq!(r.percent_of_peak, Some(50.0));
+        // A record with FLOPs keeps its FMA percentage; one without bytes gets no ceiling.
+        let both = Work {
+            flops: Some(1e9),
+            bytes: Some(1e9),
+            images: None,
+        };
+        let r = Record::new("attn", 1000.0, both, 2, 4.0).with_copy_ceiling(10.0);
+        assert_eq!(r.percent_of_peak, Some(25.0));
+        let r = Record::new("gemm", 1000.0, Work::default(), 2, 4.0).with_copy_ceiling(10.0);
+        assert_eq!((r.copy_gbps, r.percent_of_peak), (None, None));
     }
 
     #[test]
