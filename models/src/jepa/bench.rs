@@ -25,6 +25,8 @@ pub struct BenchReport {
     /// Mean context / target-block lengths of the timed masks (step bench only).
     pub mean_context_tokens: Option<f64>,
     pub mean_target_tokens: Option<f64>,
+    /// Target blocks per image (`npred`; step bench only).
+    pub target_blocks: Option<usize>,
 }
 
 /// The baseline step model: ViT-Tiny/4 at 32 px, predictor 96 × 4 (3 heads), I-JEPA.
@@ -83,7 +85,7 @@ pub fn bench_ijepa_step(
     mcfg.min_keep = 4;
     let gen = MaskGenerator::new(mcfg).map_err(|e| ModelError::Config(e.to_string()))?;
     let mut times = Vec::with_capacity(iters);
-    let (mut kc, mut kt) = (0usize, 0usize);
+    let (mut kc, mut kt, mut blocks) = (0usize, 0usize, 0usize);
     let imgs = random_images(&cfg.encoder, batch, 2)?;
     let two_views = cfg.method == Method::CJepa && cfg.cjepa.variant == CJepaVariant::TwoViews;
     let imgs2 = two_views
@@ -123,6 +125,7 @@ pub fn bench_ijepa_step(
             times.push(t0.elapsed().as_secs_f64() * 1e3);
             kc += me[0].dims().1;
             kt += mp[0].dims().1;
+            blocks = mp.len();
         }
     }
     let cpu = cpu0.zip(cpu_ms()).map(|(a, b)| (b - a) / iters as f64);
@@ -134,6 +137,7 @@ pub fn bench_ijepa_step(
     let mut r = report(label, batch, times, cpu);
     r.mean_context_tokens = Some(kc as f64 / iters as f64);
     r.mean_target_tokens = Some(kt as f64 / iters as f64);
+    r.target_blocks = Some(blocks);
     Ok(r)
 }
 
@@ -181,6 +185,7 @@ fn report(label: String, batch: usize, times: Vec<f64>, cpu: Option<f64>) -> Ben
         peak_rss_mib: peak_rss_mib(),
         mean_context_tokens: None,
         mean_target_tokens: None,
+        target_blocks: None,
     }
 }
 
