@@ -24,7 +24,7 @@ pub(super) unsafe fn fwd(x: &[f32], out: &mut [f32]) {
     while i < n {
         let m = mask_at(n, i);
         let v = _mm512_maskz_loadu_ps(m, px.add(i));
-        let (phi, _) = cdf_avx512(v);
+        let (phi, _) = cdf_avx512::<false>(v);
         _mm512_mask_storeu_ps(po.add(i), m, _mm512_mul_ps(_mm512_max_ps(v, lo), phi));
         i += 16;
     }
@@ -40,7 +40,7 @@ pub(super) unsafe fn bwd(x: &[f32], dout: &[f32], dx: &mut [f32]) {
     while i < n {
         let m = mask_at(n, i);
         let v = _mm512_maskz_loadu_ps(m, px.add(i));
-        let (phi, e) = cdf_avx512(v);
+        let (phi, e) = cdf_avx512::<true>(v);
         // Clamped x in x·φ(x): φ is 0 there anyway, and ±∞·0 would be NaN.
         let vc = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
         let d = _mm512_fmadd_ps(_mm512_mul_ps(vc, e), c, phi);
@@ -61,7 +61,7 @@ pub(super) unsafe fn fwd_bwd(x: &[f32], g: &mut [f32], d: &mut [f32]) {
     while i < n {
         let m = mask_at(n, i);
         let v = _mm512_maskz_loadu_ps(m, px.add(i));
-        let (phi, e) = cdf_avx512(v);
+        let (phi, e) = cdf_avx512::<true>(v);
         _mm512_mask_storeu_ps(pg.add(i), m, _mm512_mul_ps(_mm512_max_ps(v, lo), phi));
         let vc = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
         let dd = _mm512_fmadd_ps(_mm512_mul_ps(vc, e), c, phi);

@@ -124,10 +124,14 @@ pub fn erf_f32x8(x: f32x8) -> f32x8 {
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
+/// Φ(x) and `e^{−x²/2}` for 16 lanes. Each side of [`SPLIT`] is evaluated only when some lane
+/// needs it: pre-activations mostly sit below it (|x| < 1.77), where Φ needs neither the
+/// exponential nor the tail's division, so `NEED_E = false` (the forward) skips both for such a
+/// vector. Lanes get bit-for-bit the values of evaluating both sides and blending.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn cdf_avx512(
+pub(crate) unsafe fn cdf_avx512<const NEED_E: bool>(
     x: std::arch::x86_64::__m512,
 ) -> (std::arch::x86_64::__m512, std::arch::x86_64::__m512) {
     use std::arch::x86_64::*;
@@ -136,34 +140,45 @@ pub(crate) unsafe fn cdf_avx512(
         _mm512_set1_ps(std::f32::consts::FRAC_1_SQRT_2),
     );
     let t = _mm512_mul_ps(a, a);
-    let e = crate::cpu::simd::exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), t));
-    let mut q = _mm512_set1_ps(PA[7]);
-    for &c in PA[1..7].iter().rev() {
-        q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(c));
-    }
-    let erf_a = _mm512_fmadd_ps(
-        a,
-        _mm512_set1_ps(PA[0]),
-        _mm512_mul_ps(_mm512_mul_ps(a, t), q),
-    );
-    let half = _mm512_set1_ps(0.5);
-    let ha = _mm512_fnmadd_ps(half, erf_a, half);
-    let v = _mm512_div_ps(_mm512_set1_ps(1.0), _mm512_max_ps(a, _mm512_set1_ps(SPLIT)));
-    let mut pb = _mm512_set1_ps(PB[8]);
-    for &c in PB[..8].iter().rev() {
-        pb = _mm512_fmadd_ps(pb, v, _mm512_set1_ps(c));
-    }
-    let hb = _mm512_mul_ps(_mm512_mul_ps(half, e), _mm512_mul_ps(v, pb));
     let in_a = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, _mm512_set1_ps(SPLIT));
-    let h = _mm512_mask_blend_ps(in_a, hb, ha);
+    // NaN lanes compare false, so they take the tail side, as the blend always did.
+    let need_tail = in_a != 0xFFFF;
+    let e = if NEED_E || need_tail {
+        crate::cpu::simd::exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), t))
+    } else {
+        _mm512_setzero_ps()
+    };
+    let half = _mm512_set1_ps(0.5);
+    let ha = if in_a != 0 {
+        let mut q = _mm512_set1_ps(PA[7]);
+        for &c in PA[1..7].iter().rev() {
+            q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(c));
+        }
+        let erf_a = _mm512_fmadd_ps(
+            a,
+            _mm512_set1_ps(PA[0]),
+            _mm512_mul_ps(_mm512_mul_ps(a, t), q),
+        );
+        _mm512_fnmadd_ps(half, erf_a, half)
+    } else {
+        _mm512_setzero_ps()
+    };
+    let h = if need_tail {
+        let v = _mm512_div_ps(_mm512_set1_ps(1.0), _mm512_max_ps(a, _mm512_set1_ps(SPLIT)));
+        let mut pb = _mm512_set1_ps(PB[8]);
+        for &c in PB[..8].iter().rev() {
+            pb = _mm512_fmadd_ps(pb, v, _mm512_set1_ps(c));
+        }
+        let hb = _mm512_mul_ps(_mm512_mul_ps(half, e), _mm512_mul_ps(v, pb));
+        _mm512_mask_blend_ps(in_a, hb, ha)
+    } else {
+        ha
+    };
     let pos = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, _mm512_setzero_ps());
     let phi = _mm512_mask_blend_ps(pos, h, _mm512_sub_ps(_mm512_set1_ps(1.0), h));
     (phi, e)
 }
 
-/// f64 error function for the references: the positive-term series
-/// `erf(x) = 2/√π·e^{−x²}·Σ 2ⁿx^{2n+1}/(2n+1)!!` for |x| ≤ 3 (no cancellation), `1 − erfc`
-/// beyond. Accurate to a few ulp of f64.
 pub fn erf_f64(x: f64) -> f64 {
     if x.is_nan() {
         return x;
