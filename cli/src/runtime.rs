@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use jepa_engine::Device;
 use jepa_kernels::cpu::denormals::flush_denormals_on_this_thread;
-use jepa_kernels::cpu::gemm::{set_matmul_precision, MatmulPrecision};
+use jepa_kernels::cpu::gemm::{reduced_precision_available, set_matmul_precision, MatmulPrecision};
 
 use crate::error::{CliError, CliResult};
 
@@ -31,13 +31,24 @@ pub fn install_panic_hook() {
     }));
 }
 
-/// Parses and applies `--matmul-precision` (`None` keeps the default, `highest`).
+/// Parses and applies `--matmul-precision` (`None` keeps the default, `highest`) and returns
+/// the level products will really run at: without AMX-BF16, `high` and `medium` compute in f32
+/// (as PyTorch does where it has no faster kernel), which is said once on stderr so that a
+/// timing or a run is not mistaken for a reduced-precision one.
 pub fn configure_precision(level: Option<&str>) -> CliResult<MatmulPrecision> {
     let p = match level {
         None => MatmulPrecision::Highest,
         Some(s) => s.parse().map_err(CliError::Usage)?,
     };
     set_matmul_precision(p);
+    if p != MatmulPrecision::Highest && !reduced_precision_available() {
+        eprintln!(
+            "jepa: warning: matmul precision `{}` needs AMX-BF16, which this CPU (or its OS) does \
+             not offer; products compute in f32, as at `highest`",
+            p.name()
+        );
+        return Ok(MatmulPrecision::Highest);
+    }
     Ok(p)
 }
 

@@ -51,3 +51,35 @@ fn compute_bound_records_keep_the_fma_percentage() {
     assert!(r.get("copy_gbps").is_none(), "{r}");
     assert!(r["gflops"].as_f64().unwrap() > 0.0 && r["percent_of_peak"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn records_name_the_precision_the_products_really_ran_at() {
+    let out = Command::new(env!("CARGO_BIN_EXE_jepa"))
+        .args([
+            "bench",
+            "--quick",
+            "--json",
+            "--threads",
+            "1",
+            "--filter",
+            "gemm_512",
+        ])
+        .args(["--matmul-precision", "medium"])
+        .output()
+        .expect("run jepa");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if jepa_kernels::cpu::gemm::reduced_precision_available() {
+        assert_eq!(recs[0]["matmul_precision"], "medium");
+        assert!(!stderr.contains("AMX"), "{stderr}");
+    } else {
+        // No AMX here: the products ran in f32, and the run says so.
+        assert_eq!(recs[0]["matmul_precision"], "highest");
+        assert!(stderr.contains("needs AMX-BF16"), "{stderr}");
+    }
+}

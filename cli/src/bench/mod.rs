@@ -26,6 +26,7 @@ pub fn all_names() -> Vec<String> {
 pub fn run(args: &BenchArgs) -> CliResult<()> {
     let threads = configure_threads(args.threads)?;
     let device = compute_device(args.device.as_deref())?;
+    // The level products really run at: records of a CPU without AMX say `highest`.
     let precision = configure_precision(args.matmul_precision.as_deref())?;
     // Timed from a pool worker, as training runs: from `main` every parallel call would also
     // pay a hand-off to the pool and back (jepa_engine::on_pool), which PyTorch's OpenMP
