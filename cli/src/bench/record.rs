@@ -116,6 +116,16 @@ pub fn calls_per_sample(sample_secs: f64, one_secs: f64) -> usize {
 }
 
 impl Record {
+    /// Which ceiling `percent_of_peak` is of: the FMA loop for FLOP-counted work, the same-size
+    /// copy for memory-bound kernels.
+    pub fn peak_kind(&self) -> &'static str {
+        match (self.percent_of_peak, self.gflops) {
+            (None, _) => "-",
+            (Some(_), Some(_)) => "fma",
+            (Some(_), None) => "copy",
+        }
+    }
+
     /// Sets the copy ceiling of a memory-bound record and, when it has no GFLOP/s, its percent.
     pub fn with_copy_ceiling(mut self, copy_gbps: f64) -> Self {
         if let (Some(g), true) = (self.gbps, copy_gbps > 0.0) {
@@ -162,18 +172,19 @@ pub fn table(records: &[Record]) -> String {
         .unwrap_or(4)
         .max(4);
     let mut s = format!(
-        "{:w$}  {:>10}  {:>8}  {:>7}  {:>8}  {:>6}  {:>8}  {:>3}\n",
-        "name", "median ms", "GFLOP/s", "GB/s", "img/s", "%peak", "RSS MiB", "thr"
+        "{:w$}  {:>10}  {:>8}  {:>7}  {:>8}  {:>6}  {:4}  {:>8}  {:>3}\n",
+        "name", "median ms", "GFLOP/s", "GB/s", "img/s", "%peak", "of", "RSS MiB", "thr"
     );
     for r in records {
         s += &format!(
-            "{:w$}  {:>10.3}  {:>8}  {:>7}  {:>8}  {:>6}  {:>8}  {:>3}\n",
+            "{:w$}  {:>10.3}  {:>8}  {:>7}  {:>8}  {:>6}  {:4}  {:>8}  {:>3}\n",
             r.name,
             r.median_ms,
             cell(r.gflops, 1),
             cell(r.gbps, 1),
             cell(r.images_per_s, 1),
             cell(r.percent_of_peak, 1),
+            r.peak_kind(),
             cell(r.peak_rss_mib, 0),
             r.threads
         );
@@ -225,6 +236,8 @@ mod tests {
             ..Work::default()
         };
         let r = Record::new("ln", 100.0, bytes, 2, 500.0).with_copy_ceiling(80.0);
+        assert_eq!(r.peak_kind(), "copy");
+        assert!(table(std::slice::from_ref(&r)).contains("50.0  copy"));
         assert_eq!(r.gbps, Some(40.0));
         assert_eq!(r.copy_gbps, Some(80.0));
         assert_eq!(r.percent_of_peak, Some(50.0));
@@ -236,6 +249,7 @@ mod tests {
         };
         let r = Record::new("attn", 1000.0, both, 2, 4.0).with_copy_ceiling(10.0);
         assert_eq!(r.percent_of_peak, Some(25.0));
+        assert_eq!(r.peak_kind(), "fma");
         let r = Record::new("gemm", 1000.0, Work::default(), 2, 4.0).with_copy_ceiling(10.0);
         assert_eq!((r.copy_gbps, r.percent_of_peak), (None, None));
     }
