@@ -169,7 +169,7 @@ fn fwd_portable(x: &[f32], out: &mut [f32]) {
     let mut os = out.chunks_exact_mut(8);
     for (xc, oc) in (&mut xs).zip(&mut os) {
         let v = load8(xc);
-        let (phi, _) = cdf_f32x8(v);
+        let (phi, _) = cdf_f32x8::<false>(v);
         store8(oc, v.fast_max(f32x8::splat(X_LO)) * phi);
     }
     for (&v, o) in xs.remainder().iter().zip(os.into_remainder()) {
@@ -187,7 +187,7 @@ fn bwd_portable(x: &[f32], dout: &[f32], dx: &mut [f32]) {
     );
     for ((xc, gc), dc) in (&mut xs).zip(&mut gs).zip(&mut ds) {
         let v = load8(xc);
-        let (phi, e) = cdf_f32x8(v);
+        let (phi, e) = cdf_f32x8::<true>(v);
         // Clamped x in x·φ(x): φ is 0 there anyway, and ±∞·0 would be NaN.
         let d = (v.fast_max(lo).fast_min(hi) * e).mul_add(c, phi);
         store8(dc, load8(gc) * d);
@@ -213,7 +213,7 @@ fn fwd_bwd_portable(x: &[f32], g: &mut [f32], d: &mut [f32]) {
     );
     for ((xc, gc), dc) in (&mut xs).zip(&mut gs).zip(&mut ds) {
         let v = load8(xc);
-        let (phi, e) = cdf_f32x8(v);
+        let (phi, e) = cdf_f32x8::<true>(v);
         store8(gc, v.fast_max(lo) * phi);
         let dd = (v.fast_max(lo).fast_min(hi) * e).mul_add(c, phi);
         store8(dc, load8(dc) * dd);
