@@ -5,7 +5,9 @@
 //! keep their relative accuracy, and share one `e^{−x²/2}` between Φ and φ. Inputs below −20
 //! (Φ < 1e-88, zero in f32) give exactly 0 even for −∞ instead of `−∞·0 = NaN`.
 //! The fast versions run a SIMD kernel (AVX-512 or portable `wide`, chosen once) over a few
-//! contiguous chunks per rayon thread.
+//! contiguous chunks per rayon thread. A vector evaluates only the side of the erf split its
+//! lanes need (AVX-512 both directions, portable the forward): activations mostly sit below it,
+//! where the forward needs no exponential (`erf.rs`; `examples/gelu_spread.rs` times it).
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
