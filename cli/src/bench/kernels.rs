@@ -126,8 +126,13 @@ fn layernorm_case(backward: bool, rows: usize, dim: usize) -> Case {
     Case { name, work, run }
 }
 
+/// Inputs uniform in [−1, 1); `gelu_fwd_wide` scales them to [−3, 3), so that most vectors
+/// straddle GELU's erf split (|x| ≈ 1.77) and take its slower both-sides path (`gelu.rs`).
 fn elementwise_case(name: &str, rows: usize, dim: usize) -> Case {
-    let x = random_vec(rows * dim, 5);
+    let mut x = random_vec(rows * dim, 5);
+    if name.ends_with("_wide") {
+        x.iter_mut().for_each(|v| *v *= 3.0);
+    }
     let mut out = vec![0f32; rows * dim];
     let bytes = Work {
         bytes: Some(2.0 * (rows * dim * 4) as f64),
@@ -179,6 +184,10 @@ pub fn builders() -> Vec<(String, Builder)> {
     v.push((
         "gelu_fwd_4096x768".into(),
         Box::new(|| elementwise_case("gelu_fwd", 4096, 768)),
+    ));
+    v.push((
+        "gelu_fwd_wide_4096x768".into(),
+        Box::new(|| elementwise_case("gelu_fwd_wide", 4096, 768)),
     ));
     v.push((
         "softmax_fwd_12288x64".into(),
