@@ -3,7 +3,8 @@
 
 use std::process::Command;
 
-fn bench_json(filter: &str) -> Vec<serde_json::Value> {
+/// Records and stderr of `jepa bench --quick --json --threads 1 --filter FILTER EXTRA...`.
+fn bench_json(filter: &str, extra: &[&str]) -> (Vec<serde_json::Value>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_jepa"))
         .args([
             "bench",
@@ -14,19 +15,18 @@ fn bench_json(filter: &str) -> Vec<serde_json::Value> {
             "--filter",
             filter,
         ])
+        .args(extra)
         .output()
         .expect("run jepa");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).expect("a JSON array")
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let recs = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    (recs, stderr)
 }
 
 #[test]
 fn memory_bound_records_are_measured_against_a_copy_of_the_same_bytes() {
-    let recs = bench_json("layernorm_fwd_4096x192");
+    let (recs, _) = bench_json("layernorm_fwd_4096x192", &[]);
     assert_eq!(recs.len(), 1, "{recs:?}");
     let r = &recs[0];
     assert_eq!(r["name"], "layernorm_fwd_4096x192");
@@ -46,7 +46,7 @@ fn memory_bound_records_are_measured_against_a_copy_of_the_same_bytes() {
 
 #[test]
 fn compute_bound_records_keep_the_fma_percentage() {
-    let recs = bench_json("gemm_512");
+    let (recs, _) = bench_json("gemm_512", &[]);
     let r = &recs[0];
     assert!(r.get("copy_gbps").is_none(), "{r}");
     assert!(r["gflops"].as_f64().unwrap() > 0.0 && r["percent_of_peak"].as_f64().unwrap() > 0.0);
@@ -54,26 +54,7 @@ fn compute_bound_records_keep_the_fma_percentage() {
 
 #[test]
 fn records_name_the_precision_the_products_really_ran_at() {
-    let out = Command::new(env!("CARGO_BIN_EXE_jepa"))
-        .args([
-            "bench",
-            "--quick",
-            "--json",
-            "--threads",
-            "1",
-            "--filter",
-            "gemm_512",
-        ])
-        .args(["--matmul-precision", "medium"])
-        .output()
-        .expect("run jepa");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let recs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (recs, stderr) = bench_json("gemm_512", &["--matmul-precision", "medium"]);
     if jepa_kernels::cpu::gemm::reduced_precision_available() {
         assert_eq!(recs[0]["matmul_precision"], "medium");
         assert!(!stderr.contains("AMX"), "{stderr}");
