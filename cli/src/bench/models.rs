@@ -1,10 +1,10 @@
 //! Model benchmarks through the models crate's timing entry points: ViT-Tiny/4 forward at 32 px
 //! and one full training step per method (baseline.md's model shapes, batch 64).
 
+use jepa_models::jepa::JepaConfig;
 use jepa_models::jepa::{
     bench_ijepa_step, bench_vit_forward, tiny_step_config, BenchReport, Method,
 };
-use jepa_models::jepa::{CJepaVariant, JepaConfig};
 use jepa_models::vit::VitConfig;
 
 use super::record::{Record, Work};
@@ -23,16 +23,6 @@ pub fn vit_forward_flops(c: &VitConfig) -> f64 {
 fn blocks_flops(n: f64, dim: usize, hidden: usize, depth: usize) -> f64 {
     let (d, h) = (dim as f64, hidden as f64);
     depth as f64 * (2.0 * n * d * (4.0 * d + 2.0 * h) + 4.0 * n * n * d)
-}
-
-/// Views per image of a step: C-JEPA's two-view variant runs the whole step on each.
-fn views(c: &JepaConfig) -> f64 {
-    let two = c.method == Method::CJepa && c.cjepa.variant == CJepaVariant::TwoViews;
-    if two {
-        2.0
-    } else {
-        1.0
-    }
 }
 
 /// Matmul FLOPs of one training step per image, counted as `bench_torch.py` counts torch's
@@ -106,7 +96,9 @@ pub fn runners() -> Vec<(String, Runner)> {
                 let r = bench_ijepa_step(&cfg, BATCH, warm, iters)?;
                 let flops = match (r.mean_context_tokens, r.mean_target_tokens, r.target_blocks) {
                     (Some(kc), Some(kt), Some(nt)) => {
-                        Some(views(&cfg) * step_flops(&cfg, kc, kt, nt))
+                        // C-JEPA's two-view variant runs the whole step on each view.
+                        let views = if cfg.two_views() { 2.0 } else { 1.0 };
+                        Some(views * step_flops(&cfg, kc, kt, nt))
                     }
                     _ => None,
                 };

@@ -1,7 +1,7 @@
 //! Timing entry points for the CLI's bench and the `step_timing` example: ViT forward and one
 //! full training step on random data with pre-sampled official-style masks.
 
-use super::config::{CJepaVariant, JepaConfig, Method};
+use super::config::{JepaConfig, Method};
 use super::model::{Batch, Jepa};
 use crate::masks::{MaskConfig, MaskGenerator};
 use crate::vit::{index, ModelError, ModelResult, VisionTransformer, VitConfig, VitSize};
@@ -87,7 +87,7 @@ pub fn bench_ijepa_step(
     let mut times = Vec::with_capacity(iters);
     let (mut kc, mut kt, mut blocks) = (0usize, 0usize, 0usize);
     let imgs = random_images(&cfg.encoder, batch, 2)?;
-    let two_views = cfg.method == Method::CJepa && cfg.cjepa.variant == CJepaVariant::TwoViews;
+    let two_views = cfg.two_views();
     let imgs2 = two_views
         .then(|| random_images(&cfg.encoder, batch, 3))
         .transpose()?;

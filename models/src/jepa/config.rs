@@ -184,6 +184,11 @@ pub struct JepaConfig {
 }
 
 impl JepaConfig {
+    /// Whether the method trains on two augmented views per image (C-JEPA variant A).
+    pub fn two_views(&self) -> bool {
+        self.method == Method::CJepa && self.cjepa.variant == CJepaVariant::TwoViews
+    }
+
     /// Official defaults around `encoder` with a predictor of width `pred_dim`, depth
     /// `pred_depth` (encoder heads).
     pub fn new(method: Method, encoder: VitConfig, pred_dim: usize, pred_depth: usize) -> Self {

@@ -30,7 +30,7 @@ impl Jepa {
         matches!(
             c.conditioning(),
             Conditioning::None | Conditioning::BlockMean
-        ) && !(c.method == Method::CJepa && c.cjepa.variant == CJepaVariant::TwoViews)
+        ) && !c.two_views()
     }
 
     /// Forward and manual backward of one view. The gradients (flat, laid out like the encoder

@@ -274,7 +274,7 @@ impl Jepa {
 
     /// One training step with explicit hyperparameters.
     pub fn train_step_with(&mut self, b: Batch, hp: StepHyper) -> ModelResult<StepStats> {
-        if self.cfg.method == Method::CJepa && self.cfg.cjepa.variant == CJepaVariant::TwoViews {
+        if self.cfg.two_views() {
             return Err(ModelError::Config(
                 "C-JEPA variant A needs two views: use train_step_two_views".into(),
             ));

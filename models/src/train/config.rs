@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::TrainError;
 use crate::data::{TrainTransform, Transform};
-use crate::jepa::{CJepaVariant, JepaConfig, Method, OptimConfig};
+use crate::jepa::{JepaConfig, Method, OptimConfig};
 use crate::masks::{ContextLists, MaskConfig, MaskMode};
 use crate::optim::{CosineWd, EmaSchedule, WarmupCosine};
 use crate::vit::VitConfig;
@@ -263,7 +263,7 @@ impl TrainConfig {
 
     /// Whether the method trains on two augmented views per image (C-JEPA variant A).
     pub(crate) fn two_views(&self) -> bool {
-        self.jepa.method == Method::CJepa && self.jepa.cjepa.variant == CJepaVariant::TwoViews
+        self.jepa.two_views()
     }
 
     /// The settings a resumed run must share with the checkpoint for the trajectory to be the
