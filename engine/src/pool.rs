@@ -11,19 +11,20 @@
 //! `backward` and the models' forward entry points use it; programs that call many ops in a row
 //! (a training loop, an embedding loop) should wrap the loop in it as well.
 
-use crate::autograd::{is_grad_enabled, no_grad};
+use crate::autograd::{grad_mode, is_grad_enabled};
 
 /// Runs `f` on a worker of the current rayon pool (the global one from an outside thread) and
-/// returns its result; on a worker already, it simply calls `f`. The caller's [`no_grad`] state
-/// goes with `f`, since gradient recording is a per-thread flag. A panic in `f` is resumed on
-/// the caller.
+/// returns its result; on a worker already, it simply calls `f`. The caller's gradient mode goes
+/// with `f`, set either way: recording is a per-thread flag, and a worker waiting inside another
+/// caller's [`no_grad`](crate::no_grad) work may steal this job and would otherwise run it with
+/// recording off. A panic in `f` is resumed on the caller.
 pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if rayon::current_thread_index().is_some() {
         return f();
     }
     let grad = is_grad_enabled();
     rayon::scope(|_| {
-        let _guard = (!grad).then(no_grad);
+        let _guard = grad_mode(grad);
         f()
     })
 }
@@ -56,7 +57,7 @@ mod tests {
     fn carries_the_callers_grad_mode_and_leaves_the_worker_as_it_was() {
         assert!(on_pool(is_grad_enabled));
         {
-            let _g = no_grad();
+            let _g = crate::no_grad();
             // Twice: the first hop must not leave its worker with recording switched off.
             assert!(!on_pool(is_grad_enabled));
             assert!(!on_pool(is_grad_enabled));
@@ -64,6 +65,39 @@ mod tests {
         for _ in 0..2 * rayon::current_num_threads() {
             assert!(on_pool(is_grad_enabled));
         }
+    }
+
+    #[test]
+    fn a_job_stolen_by_a_worker_inside_no_grad_records_as_its_caller_does() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let (parked, done) = (AtomicUsize::new(0), AtomicBool::new(false));
+        let threads = rayon::current_num_threads();
+        std::thread::scope(|s| {
+            let caller = s.spawn(|| {
+                // Once every worker is inside a `no_grad` region, one of them must steal this.
+                while parked.load(Ordering::SeqCst) < threads {
+                    std::thread::yield_now();
+                }
+                let enabled = on_pool(is_grad_enabled);
+                done.store(true, Ordering::SeqCst);
+                enabled
+            });
+            rayon::broadcast(|_| {
+                let _g = crate::no_grad();
+                parked.fetch_add(1, Ordering::SeqCst);
+                while !done.load(Ordering::SeqCst) {
+                    rayon::yield_now();
+                }
+                assert!(
+                    !is_grad_enabled(),
+                    "the stolen job left the worker's flag changed"
+                );
+            });
+            assert!(
+                caller.join().unwrap(),
+                "the job ran with the worker's grad mode"
+            );
+        });
     }
 
     #[test]

@@ -38,7 +38,14 @@ pub struct NoGradGuard {
 
 /// Disables gradient recording until the returned guard is dropped (nestable, free).
 pub fn no_grad() -> NoGradGuard {
-    let prev = GRAD_ENABLED.with(|g| g.replace(false));
+    grad_mode(false)
+}
+
+/// Sets this thread's recording flag to `enabled` until the guard is dropped. For work that
+/// moves between threads ([`crate::on_pool`]), where the flag must be the caller's whichever
+/// way it points: a pool worker may be inside another caller's `no_grad`.
+pub(crate) fn grad_mode(enabled: bool) -> NoGradGuard {
+    let prev = GRAD_ENABLED.with(|g| g.replace(enabled));
     NoGradGuard {
         prev,
         _not_send: PhantomData,
