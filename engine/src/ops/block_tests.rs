@@ -1,12 +1,12 @@
-//! A whole pre-norm ViT block composed from engine ops (as the models crate builds it), checked
-//! end to end by finite differences: catches errors in how views, attention and the residual
-//! stream compose that single-op tests cannot see.
+//! A whole pre-norm ViT block composed from engine ops, checked end to end by finite
+//! differences: catches errors in how views, attention and the residual stream compose that
+//! single-op tests cannot see. It is also the oracle of the fused block op (`vit_block/tests.rs`).
 
 use crate::ops::check::{check_grad, rand, rand_in};
 use crate::{attention, Result, Tensor};
 
 /// x [B, N, D] → x + proj(attn(ln1(x))) → + fc2(gelu(fc1(ln2(·)))); p = parameters.
-fn block(x: &Tensor, p: &[Tensor], heads: usize) -> Result<Tensor> {
+pub(crate) fn block(x: &Tensor, p: &[Tensor], heads: usize) -> Result<Tensor> {
     let (b, n, d) = (x.dims()[0], x.dims()[1], x.dims()[2]);
     let h = x.layer_norm(Some(&p[0]), Some(&p[1]), 1e-6)?;
     let qkv = h

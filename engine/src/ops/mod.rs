@@ -18,9 +18,10 @@ mod reduce;
 mod softmax;
 mod unary;
 mod vicreg;
+pub mod vit_block;
 
 #[cfg(test)]
-mod block_tests;
+pub(crate) mod block_tests;
 #[cfg(test)]
 pub(crate) mod check;
 

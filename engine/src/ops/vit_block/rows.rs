@@ -1,6 +1,6 @@
-//! Row-major building blocks of the tape-free paths (inference forward and the manual training
-//! backward): GEMM wrappers for `x·Wᵀ` and its two gradients, parallel bias / GELU / column-sum
-//! passes, and the head permutes of attention.
+//! Row-major building blocks of the fused ViT block ([`super`]): GEMM wrappers for `x·Wᵀ` and
+//! its two gradients, parallel bias / GELU / column-sum passes, the head permutes of attention
+//! for batches too small to split by sequence, and the grow-only scratch buffers.
 
 use jepa_kernels::cpu::gelu::gelu_fwd;
 use jepa_kernels::cpu::gemm::{gemm, Strides};
@@ -205,18 +205,6 @@ fn copy_row(dst: &mut [f32], src: &[f32]) {
         }
     }
     d.into_remainder().copy_from_slice(s.remainder());
-}
-
-/// Grows `v` to at least `n` elements and returns its first `n` (contents unspecified).
-/// A buffer that must grow is freed first and replaced by one with 1/8 headroom: mask sizes
-/// vary a little from batch to batch, and `Vec`'s doubling (or a realloc that copies) would
-/// leave freed holes of activation size in the heap.
-pub(crate) fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
-    if v.len() < n {
-        *v = Vec::new();
-        *v = vec![0.0; n + n / 8];
-    }
-    &mut v[..n]
 }
 
 #[cfg(test)]
