@@ -1,10 +1,9 @@
 //! Times the ViT-Tiny/4 forward (batch 64) and one training step (batch 64, predictor 96 × 4) on
 //! random data: `cargo run --release -p jepa-models --example step_timing [--forward | --step]
-//! [--method ijepa|cjepa|cjepa-a] [--tape] [--batch N] [--iters N] [--warmup N]`.
+//! [--method ijepa|cjepa|cjepa-a] [--batch N] [--iters N] [--warmup N]`.
 //!
 //! `cjepa` is the default single-view C-JEPA (§4.2), `cjepa-a` variant A (§4.3, two views,
-//! β 0.04); `--tape` turns the manual-backward fast path off, to separate "tape vs manual" from
-//! "one view vs two" (variant A always runs on the tape).
+//! β 0.04).
 
 use jepa_models::jepa::{
     bench_ijepa_step, bench_vit_forward, tiny_step_config, BenchReport, CJepaConfig, Method,
@@ -41,7 +40,6 @@ fn main() {
             }
             other => panic!("--method {other}: expected ijepa, cjepa or cjepa-a"),
         }
-        cfg.manual_backward = !args.iter().any(|a| a == "--tape");
         print(&bench_ijepa_step(&cfg, batch, warmup, iters).expect("step bench"));
     }
 }

@@ -68,43 +68,6 @@ fn forward(jepa: &Jepa, case: &Case) -> LossOutput {
     jepa.forward_loss(batch, &keep_of(jepa)).unwrap()
 }
 
-/// The manual (tape-free) forward + backward of `case`.
-fn forward_manual(jepa: &mut Jepa, case: &Case) -> LossOutput {
-    let (me, mp) = (masks(case, "masks_enc"), masks(case, "masks_pred"));
-    let batch = Batch {
-        imgs: case.t("imgs"),
-        masks_enc: &me,
-        masks_pred: &mp,
-    };
-    let keep = keep_of(jepa);
-    jepa.forward_backward_manual(batch, &keep).unwrap()
-}
-
-/// The manual path's flat gradients match every golden gradient.
-fn check_manual_grads(jepa: &Jepa, golden: &Case) {
-    let (ge, gp) = jepa.manual_grads();
-    let mut checked = 0;
-    for (prefix, store, flat) in [
-        ("encoder.", jepa.encoder().store(), ge),
-        ("predictor.", jepa.predictor().store(), gp),
-    ] {
-        for p in store.params().iter().filter(|p| p.var().is_some()) {
-            let key = format!("manual {prefix}{}", p.name());
-            let want = golden.t(&format!("{prefix}{}", p.name()));
-            let got = &flat[p.offset()..p.offset() + p.numel()];
-            let got =
-                jepa_engine::Tensor::from_slice(got, p.shape().to_vec(), jepa_engine::Device::Cpu);
-            assert_close(&key, &got.unwrap(), want, None);
-            checked += 1;
-        }
-    }
-    assert_eq!(
-        checked,
-        golden.tensors.len(),
-        "golden holds gradients we did not check"
-    );
-}
-
 fn check_forward(out: &LossOutput, case: &Case) {
     let err = case.meta_f64("f32err_loss");
     assert_close("loss", &out.loss.reshape([1]).unwrap(), case.t("loss"), err);
@@ -160,22 +123,12 @@ fn run_case(case_name: &str, grads_name: &str) {
     let Some(c) = open_all(&["step_encoder", "step_predictor", case_name]) else {
         return;
     };
-    let mut jepa = build(&c[0], &c[1], &c[2]);
+    let jepa = build(&c[0], &c[1], &c[2]);
     let out = forward(&jepa, &c[2]);
     check_forward(&out, &c[2]);
-    let golden = open(grads_name);
-    if let Some(g) = &golden {
+    if let Some(g) = &open(grads_name) {
         let grads = out.loss.backward().unwrap();
         check_grads(&jepa, &grads, g);
-    }
-    assert!(
-        jepa.manual_supported(),
-        "the default variants are covered by the manual path"
-    );
-    let out = forward_manual(&mut jepa, &c[2]);
-    check_forward(&out, &c[2]);
-    if let Some(g) = &golden {
-        check_manual_grads(&jepa, g);
     }
 }
 
@@ -199,25 +152,19 @@ fn golden_step_after_adamw_and_ema() {
     let Some(c) = open_all(&["step_encoder", "step_predictor", "step_case", "step_after"]) else {
         return;
     };
-    check_after(&c, false);
-    check_after(&c, true);
+    check_after(&c);
 }
 
-/// One AdamW step + EMA from the tape (`manual` false) or the manual gradients.
-fn check_after(c: &[Case], manual: bool) {
+/// One AdamW step + EMA from the step's gradients.
+fn check_after(c: &[Case]) {
     let after = &c[3];
     let mut jepa = build(&c[0], &c[1], after);
-    let (tape_grads, gflat) = if manual {
-        forward_manual(&mut jepa, &c[2]);
-        let (e, p) = jepa.manual_grads();
-        (None, [e.to_vec(), p.to_vec()])
-    } else {
-        let grads = forward(&jepa, &c[2]).loss.backward().unwrap();
-        let e = jepa.encoder().store().flat_grads(&grads).unwrap();
-        let p = jepa.predictor().store().flat_grads(&grads).unwrap();
-        (Some(grads), [e, p])
-    };
-    let path = if manual { "manual" } else { "tape" };
+    let grads = forward(&jepa, &c[2]).loss.backward().unwrap();
+    let gflat = [
+        jepa.encoder().store().flat_grads(&grads).unwrap(),
+        jepa.predictor().store().flat_grads(&grads).unwrap(),
+    ];
+    let path = "step";
     let (b1, b2) = after.meta_pair("betas").unwrap_or((0.9, 0.999));
     let opt = jepa.optimizer_mut();
     opt.betas = (b1 as f32, b2 as f32);
@@ -231,10 +178,7 @@ fn check_after(c: &[Case], manual: bool) {
         .iter()
         .map(|s| s.flat().to_vec_f32().unwrap())
         .collect();
-    match &tape_grads {
-        Some(g) => jepa.apply_gradients(g, hp).unwrap(),
-        None => jepa.apply_manual_gradients(hp).unwrap(),
-    }
+    jepa.apply_gradients(&grads, hp).unwrap();
     // The update itself (after − before) is compared too: the weight-decay share
     // (lr·wd·w ≈ 4e-5·w) is far below a tolerance relative to the weights. Elements whose
     // gradient is within 100·eps of zero are left to the value check: there the first Adam

@@ -14,8 +14,14 @@ fn golden_vit_forward_matches_reference() {
     };
     let (w, c) = (&cases[0], &cases[1]);
     let cfg = vit_config(w, "");
-    let vit = VisionTransformer::new(cfg.clone(), vec![], 7, false).unwrap();
-    vit.load_map(&w.tensors, "", "vit_weights").unwrap();
+    // One implementation, run both ways: frozen (nothing recorded, inference) and trainable
+    // (every op recorded on the tape, as the context encoder trains).
+    let load = |trainable| {
+        let v = VisionTransformer::new(cfg.clone(), vec![], 7, trainable).unwrap();
+        v.load_map(&w.tensors, "", "vit_weights").unwrap();
+        v
+    };
+    let (vit, vit_t) = (load(false), load(true));
 
     let x = c.t("x");
     let mask = RowIndex::from_tensor(c.t("mask")).unwrap();
@@ -23,10 +29,9 @@ fn golden_vit_forward_matches_reference() {
         keep_blocks: true,
         ..Default::default()
     };
-    // Both implementations: engine ops (the training path) and the tape-free kernels path.
     for (path, full) in [
-        ("engine", vit.forward_engine(x, inputs).unwrap()),
-        ("fast", vit.forward_fast(x, inputs).unwrap()),
+        ("frozen", vit.forward_with(x, inputs).unwrap()),
+        ("trainable", vit_t.forward_with(x, inputs).unwrap()),
     ] {
         assert_close(
             &format!("{path} out"),
@@ -57,10 +62,10 @@ fn golden_vit_forward_matches_reference() {
     };
     let err = c.meta_f64("f32err_out_masked");
     for (path, out) in [
-        ("engine", vit.forward_engine(x, masked).unwrap().out),
-        ("fast", vit.forward_fast(x, masked).unwrap().out),
+        ("frozen", vit.forward_with(x, masked).unwrap().out),
+        ("trainable", vit_t.forward_with(x, masked).unwrap().out),
         (
-            "auto",
+            "forward_masked",
             vit.forward_masked(x, std::slice::from_ref(&mask)).unwrap(),
         ),
     ] {

@@ -3,8 +3,8 @@
 //! --batch 4 --trajectory 12`). The shared golden cases check one step from a fresh optimizer;
 //! this checks what only shows over several: the per-parameter step count and the moments'
 //! bias correction, the warm-up / cosine lr, the rising weight decay and EMA momentum written
-//! into the right groups, and the target encoder drifting behind the online one. Both training
-//! paths (manual backward and tape) run it.
+//! into the right groups, and the target encoder drifting behind the online one. It runs through the
+//! one training path (fused block ops on the tape).
 
 mod golden_common;
 
@@ -19,10 +19,9 @@ fn case() -> Case {
     open_path(&path, "trajectory")
 }
 
-fn build(c: &Case, manual: bool) -> Jepa {
+fn build(c: &Case) -> Jepa {
     let (enc, pred) = (c.sub("init.encoder."), c.sub("init.predictor."));
-    let mut cfg = JepaConfig::new(Method::IJepa, vit_config(&enc, ""), 1, 1);
-    cfg.manual_backward = manual;
+    let cfg = JepaConfig::new(Method::IJepa, vit_config(&enc, ""), 1, 1);
     load_jepa(cfg, &enc, &pred)
 }
 
@@ -45,13 +44,14 @@ fn check_store(c: &Case, prefix: &str, store: &ParamStore, what: &str) {
     }
 }
 
-fn run(manual: bool) {
+#[test]
+fn twelve_steps_match_the_reference() {
     let c = case();
     let steps = c.meta_usize("steps").expect("steps");
-    let mut jepa = build(&c, manual);
+    let mut jepa = build(&c);
     let losses = c.t("losses").to_vec_f32().unwrap();
     let hyper = c.t("hyper").to_vec_f32().unwrap();
-    let what = if manual { "manual" } else { "tape" };
+    let what = "trajectory";
     for s in 0..steps {
         let (me, mp) = (rows(&c, "masks_enc", s), rows(&c, "masks_pred", s));
         assert!(!me.is_empty() && mp.len() == 4, "step {s}: masks");
@@ -76,14 +76,4 @@ fn run(manual: bool) {
     check_store(&c, "encoder.", jepa.encoder().store(), what);
     check_store(&c, "predictor.", jepa.predictor().store(), what);
     check_store(&c, "target_encoder.", jepa.target_encoder().store(), what);
-}
-
-#[test]
-fn twelve_steps_match_the_reference_on_the_manual_path() {
-    run(true);
-}
-
-#[test]
-fn twelve_steps_match_the_reference_on_the_tape() {
-    run(false);
 }

@@ -188,12 +188,13 @@ fn safetensors_round_trip_and_typed_load_errors() {
 }
 
 #[test]
-fn tape_free_and_engine_paths_agree() {
+fn recorded_and_frozen_forwards_agree() {
     let vit = VisionTransformer::new(small(), vec![], 11, true).unwrap();
     // Larger weights than the 0.02 init, so every block changes the tokens visibly.
     vit.store()
         .with_flat_mut(|f| f.iter_mut().for_each(|v| *v *= 10.0))
         .unwrap();
+    let frozen = vit.frozen_copy().unwrap();
     let x = imgs(3, 1);
     let m = [masks(3, 16, 7, 2), masks(3, 16, 7, 3)];
     let extra = Tensor::randn([6, 2, 32], 0.0, 1.0, 4, Device::Cpu).unwrap();
@@ -216,8 +217,8 @@ fn tape_free_and_engine_paths_agree() {
         },
     ];
     for (i, inp) in cases.into_iter().enumerate() {
-        let e = vit.forward_engine(&x, inp).unwrap();
-        let f = vit.forward_fast(&x, inp).unwrap();
+        let e = vit.forward_with(&x, inp).unwrap();
+        let f = frozen.forward_with(&x, inp).unwrap();
         close(&e.out, &f.out, 2e-5, &format!("case {i} out"));
         close(
             e.tokens0.as_ref().unwrap(),
@@ -233,7 +234,7 @@ fn tape_free_and_engine_paths_agree() {
     let _g = no_grad();
     assert!(
         !vit.forward(&x).unwrap().tracks_grad(),
-        "no_grad takes the tape-free path"
+        "no_grad records nothing"
     );
 }
 

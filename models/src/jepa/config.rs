@@ -178,9 +178,6 @@ pub struct JepaConfig {
     pub optim: OptimConfig,
     /// Seeds parameter init and conditioning dropout.
     pub seed: u64,
-    /// Train with the manual (tape-free) backward where it covers the configuration; the
-    /// engine-tape path otherwise. Both compute the same gradients.
-    pub manual_backward: bool,
 }
 
 impl JepaConfig {
@@ -203,7 +200,6 @@ impl JepaConfig {
             ec: EcConfig::default(),
             optim: OptimConfig::official(100, 100, 10),
             seed: 0,
-            manual_backward: true,
         }
     }
 

@@ -7,10 +7,8 @@
 
 mod bench;
 mod cjepa;
-mod cjepa_manual;
 mod cond;
 mod config;
-mod fused;
 mod model;
 
 pub use bench::{bench_ijepa_step, bench_vit_forward, peak_rss_mib, tiny_step_config, BenchReport};

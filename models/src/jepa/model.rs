@@ -5,13 +5,12 @@
 use super::cjepa;
 use super::cond::{self, CondInput, CondKeep};
 use super::config::{CJepaVariant, Conditioning, EvalPolicy, JepaConfig, Method, RegressionLoss};
-use super::fused::FusedState;
 use crate::optim::{ema_update, AdamW};
 use crate::rng::Rng;
 use crate::vit::{
     index, EncoderInputs, ModelError, ModelResult, VisionTransformer, VisionTransformerPredictor,
 };
-use jepa_engine::{no_grad, Gradients, RowIndex, Tensor};
+use jepa_engine::{Gradients, RowIndex, Tensor};
 
 /// One view of a batch: images `[B, C, S, S]` and its masks (nenc × `[B, K_c]`, npred × `[B, K_t]`).
 #[derive(Clone, Copy, Debug)]
@@ -72,7 +71,6 @@ pub struct Jepa {
     pub(super) target: VisionTransformer,
     pub(super) opt: AdamW,
     pub(super) steps_done: u64,
-    pub(super) fused: FusedState,
 }
 
 impl Jepa {
@@ -122,7 +120,6 @@ impl Jepa {
             target,
             opt,
             steps_done: 0,
-            fused: FusedState::default(),
         })
     }
 
@@ -164,9 +161,8 @@ impl Jepa {
     }
 
     /// Layer-normed target features (§1.6) gathered block-major (repeated per context mask):
-    /// `[npred·nenc·B, K_t, D]`, computed without the tape.
+    /// `[npred·nenc·B, K_t, D]`; the target encoder is frozen, so nothing is recorded.
     pub fn targets(&self, b: Batch, keep: &CondKeep) -> ModelResult<Tensor> {
-        let _guard = no_grad();
         let bsz = b.imgs.dims().first().copied().unwrap_or(0);
         let n = self.cfg.encoder.num_patches();
         index::validate(b.masks_pred, bsz, n, "masks_pred")?;
@@ -280,21 +276,6 @@ impl Jepa {
             ));
         }
         let keep = self.draw_keep(b.imgs.dims().first().copied().unwrap_or(0));
-        if self.cfg.manual_backward && self.manual_supported() {
-            let out = self.forward_backward_manual(b, &keep)?;
-            let loss = out.loss.to_scalar_f32()?;
-            if !loss.is_finite() {
-                return Err(ModelError::Input(format!("non-finite loss {loss}")));
-            }
-            self.apply_manual_gradients(hp)?;
-            return Ok(stats(
-                &out,
-                loss,
-                self.steps_done,
-                hp,
-                keep != CondKeep::Off,
-            ));
-        }
         let out = self.forward_loss(b, &keep)?;
         self.finish(out, hp, keep != CondKeep::Off)
     }
@@ -315,7 +296,7 @@ impl Jepa {
     ) -> ModelResult<StepStats> {
         let loss = out.loss.to_scalar_f32()?;
         if !loss.is_finite() {
-            return Err(ModelError::Input(format!("non-finite loss {loss}")));
+            return Err(ModelError::NonFiniteLoss { loss });
         }
         let grads = out.loss.backward()?;
         self.apply_gradients(&grads, hp)?;
@@ -341,7 +322,6 @@ impl Jepa {
     /// Evaluation features of the target encoder (§7): `[B, N, D]` after `norm`, conditioned
     /// on all positions under policy (b) for EC-IJEPA.
     pub fn target_features(&self, imgs: &Tensor, policy: EvalPolicy) -> ModelResult<Tensor> {
-        let _guard = no_grad();
         let mode = self.cfg.conditioning();
         if policy == EvalPolicy::Unconditioned || mode == Conditioning::None {
             return self.target.forward(imgs);

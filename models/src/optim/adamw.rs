@@ -148,23 +148,6 @@ impl AdamW {
         })
     }
 
-    /// One update of every trainable parameter from flat gradients laid out like each store
-    /// (the manual backward's output).
-    pub fn step_flat(&mut self, stores: &[&ParamStore], grads: &[&[f32]]) -> ModelResult<()> {
-        self.check_stores(stores)?;
-        if grads.len() != stores.len()
-            || grads.iter().zip(stores).any(|(g, s)| g.len() != s.numel())
-        {
-            return Err(ModelError::Config(
-                "flat gradients do not match the stores".into(),
-            ));
-        }
-        self.run(stores, |mi, pi, f| {
-            let p = &stores[mi].params()[pi];
-            Ok(Some(f(&grads[mi][p.offset()..p.offset() + p.numel()])))
-        })
-    }
-
     /// Applies the update of every group member for which `grad_of(model, param, apply)`
     /// calls `apply` with its gradient.
     fn run(

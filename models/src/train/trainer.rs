@@ -384,7 +384,7 @@ impl Trainer {
         let stats = match result {
             Ok(s) => s,
             // The step checks its loss before backward, so the parameters are untouched.
-            Err(ModelError::Input(msg)) if msg.starts_with("non-finite loss") => {
+            Err(ModelError::NonFiniteLoss { .. }) => {
                 return Err(self.non_finite(step, "loss"));
             }
             Err(e) => return Err(e.into()),

@@ -3,7 +3,7 @@
 
 use super::error::ModelResult;
 use super::params::{Init, ParamSpec, ParamStore};
-use jepa_engine::{attention, Tensor};
+use jepa_engine::{BlockWeights, Tensor};
 
 /// Parameter declarations of one block under `prefix` (e.g. `blocks.3.`), official names.
 pub fn block_specs(prefix: &str, dim: usize, hidden: usize, qkv_bias: bool) -> Vec<ParamSpec> {
@@ -33,18 +33,12 @@ pub fn block_specs(prefix: &str, dim: usize, hidden: usize, qkv_bias: bool) -> V
     v
 }
 
-/// Handles to one block's parameters (cheap clones of the store's tensors; loading a state
-/// dict writes the shared storage in place, so the handles stay valid).
+/// One block: handles to its parameters (cheap clones of the store's tensors; loading a state
+/// dict writes the shared storage in place, so the handles stay valid), run as the engine's
+/// fused block op ([`Tensor::vit_block`]: one tape node with a hand-written backward).
 #[derive(Clone, Debug)]
 pub struct Block {
-    norm1: (Tensor, Tensor),
-    qkv: (Tensor, Option<Tensor>),
-    proj: (Tensor, Tensor),
-    norm2: (Tensor, Tensor),
-    fc1: (Tensor, Tensor),
-    fc2: (Tensor, Tensor),
-    heads: usize,
-    eps: f32,
+    w: BlockWeights,
 }
 
 impl Block {
@@ -60,48 +54,21 @@ impl Block {
             .get(&format!("{prefix}attn.qkv.bias"))
             .map(|p| p.value().clone());
         Ok(Block {
-            norm1: (g("norm1.weight")?, g("norm1.bias")?),
-            qkv: (g("attn.qkv.weight")?, qkv_bias),
-            proj: (g("attn.proj.weight")?, g("attn.proj.bias")?),
-            norm2: (g("norm2.weight")?, g("norm2.bias")?),
-            fc1: (g("mlp.fc1.weight")?, g("mlp.fc1.bias")?),
-            fc2: (g("mlp.fc2.weight")?, g("mlp.fc2.bias")?),
-            heads,
-            eps,
+            w: BlockWeights {
+                norm1: (g("norm1.weight")?, g("norm1.bias")?),
+                qkv: (g("attn.qkv.weight")?, qkv_bias),
+                proj: (g("attn.proj.weight")?, g("attn.proj.bias")?),
+                norm2: (g("norm2.weight")?, g("norm2.bias")?),
+                fc1: (g("mlp.fc1.weight")?, g("mlp.fc1.bias")?),
+                fc2: (g("mlp.fc2.weight")?, g("mlp.fc2.bias")?),
+                heads,
+                eps,
+            },
         })
     }
 
     /// `x: [B, N, D]` → `[B, N, D]`.
     pub fn forward(&self, x: &Tensor) -> ModelResult<Tensor> {
-        let x = x.add(&self.attn(x)?)?;
-        let h = x.layer_norm(Some(&self.norm2.0), Some(&self.norm2.1), self.eps)?;
-        let h = h.linear(&self.fc1.0, Some(&self.fc1.1))?.gelu()?;
-        Ok(x.add(&h.linear(&self.fc2.0, Some(&self.fc2.1))?)?)
-    }
-
-    /// `proj(attention(LN1(x)))`. The qkv features are laid out `[3][h][D/h]`; q, k and v are
-    /// computed as three GEMMs with row views of the qkv weight, so each gradient flows back
-    /// through its own `[B, N, D]` tensor (one `[3, …]` tensor split by views would pad every
-    /// part's gradient back to full size in backward).
-    fn attn(&self, x: &Tensor) -> ModelResult<Tensor> {
-        let (b, n, d) = (x.dims()[0], x.dims()[1], x.dims()[2]);
-        let (h, dh) = (self.heads, d / self.heads);
-        let y = x.layer_norm(Some(&self.norm1.0), Some(&self.norm1.1), self.eps)?;
-        let part = |i: usize| -> ModelResult<Tensor> {
-            let w = self.qkv.0.narrow(0, i * d, d)?;
-            let bias = self
-                .qkv
-                .1
-                .as_ref()
-                .map(|b| b.narrow(0, i * d, d))
-                .transpose()?;
-            let t = y.linear(&w, bias.as_ref())?;
-            Ok(t.reshape([b, n, h, dh])?
-                .permute(&[0, 2, 1, 3])?
-                .contiguous()?)
-        };
-        let o = attention(&part(0)?, &part(1)?, &part(2)?, None)?;
-        let o = o.permute(&[0, 2, 1, 3])?.reshape([b, n, d])?;
-        Ok(o.linear(&self.proj.0, Some(&self.proj.1))?)
+        Ok(x.vit_block(&self.w)?)
     }
 }

@@ -5,12 +5,10 @@
 use super::block::{block_specs, Block};
 use super::config::VitConfig;
 use super::error::{ModelError, ModelResult};
-use super::fast::{self, Dims, FlatLayout, Scratch};
 use super::index;
 use super::params::{Init, ParamSpec, ParamStore};
 use super::pos_embed::{check_pos_embed, write_pos_embed};
-use jepa_engine::{is_grad_enabled, RowIndex, Tensor};
-use std::sync::Mutex;
+use jepa_engine::{RowIndex, Tensor};
 
 /// Options of [`VisionTransformer::forward_with`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -31,8 +29,7 @@ pub struct EncoderInputs<'a> {
 pub struct EncoderOutput {
     /// After the final norm: `[rows, K, D]`.
     pub out: Tensor,
-    /// Patch embed + pos embed (after the mask gather when masked); the tape-free path fills it
-    /// only with `keep_blocks`.
+    /// Patch embed + pos embed (after the mask gather when masked).
     pub tokens0: Option<Tensor>,
     /// Each block's output when asked for, extra tokens dropped, before the final norm.
     pub blocks: Vec<Tensor>,
@@ -49,9 +46,6 @@ pub struct VisionTransformer {
     pos_embed: Tensor,
     blocks: Vec<Block>,
     norm: (Tensor, Tensor),
-    layout: FlatLayout,
-    /// Activation buffers of the tape-free forward, reused across calls.
-    scratch: Mutex<Scratch>,
 }
 
 /// Official parameter declarations, in state-dict order.
@@ -119,8 +113,6 @@ impl VisionTransformer {
             .map(|i| Block::from_store(&store, &format!("blocks.{i}."), cfg.heads, cfg.ln_eps))
             .collect::<ModelResult<Vec<_>>>()?;
         Ok(VisionTransformer {
-            layout: FlatLayout::new(&store, cfg.depth)?,
-            scratch: Mutex::new(Scratch::default()),
             patch_w: store.value("patch_embed.proj.weight")?,
             patch_b: store.value("patch_embed.proj.bias")?,
             pos_embed: store.value("pos_embed")?,
@@ -138,10 +130,6 @@ impl VisionTransformer {
 
     pub fn config(&self) -> &VitConfig {
         &self.cfg
-    }
-    /// Flat-buffer ranges of the official parameters (tape-free paths).
-    pub(crate) fn flat_layout(&self) -> &FlatLayout {
-        &self.layout
     }
     pub fn store(&self) -> &ParamStore {
         &self.store
@@ -215,26 +203,15 @@ impl VisionTransformer {
         Ok(self.forward_with(imgs, inputs)?.out)
     }
 
-    /// The general forward (see [`EncoderInputs`]). Runs the tape-free kernels path when no
-    /// gradient can flow (grad disabled, or frozen parameters and untracked inputs), the engine
-    /// ops path otherwise. Both compute the same values. Called from outside the thread pool,
-    /// it moves onto a worker first ([`jepa_engine::on_pool`]).
+    /// The general forward (see [`EncoderInputs`]): engine ops, recorded on the tape when the
+    /// parameters are trainable or an input tracks gradients (the context encoder in training),
+    /// not recorded for a frozen encoder (the EMA target, inference). Called from outside the
+    /// thread pool, it moves onto a worker first ([`jepa_engine::on_pool`]).
     pub fn forward_with(&self, imgs: &Tensor, inp: EncoderInputs) -> ModelResult<EncoderOutput> {
-        let tracked = [Some(imgs), inp.extra_tokens, inp.additive]
-            .into_iter()
-            .flatten()
-            .any(Tensor::tracks_grad);
-        jepa_engine::on_pool(|| {
-            if !is_grad_enabled() || !(self.store.is_trainable() || tracked) {
-                self.forward_fast(imgs, inp)
-            } else {
-                self.forward_engine(imgs, inp)
-            }
-        })
+        jepa_engine::on_pool(|| self.forward_on_pool(imgs, inp))
     }
 
-    /// [`VisionTransformer::forward_with`] through engine ops (recorded on the tape).
-    pub fn forward_engine(&self, imgs: &Tensor, inp: EncoderInputs) -> ModelResult<EncoderOutput> {
+    fn forward_on_pool(&self, imgs: &Tensor, inp: EncoderInputs) -> ModelResult<EncoderOutput> {
         let mut t = self.embed(imgs)?;
         if let Some(masks) = inp.masks {
             index::validate(masks, t.dims()[0], self.cfg.num_patches(), "masks")?;
@@ -279,107 +256,6 @@ impl VisionTransformer {
             out,
             tokens0: Some(tokens0),
             blocks,
-        })
-    }
-
-    /// [`VisionTransformer::forward_with`] through the kernels directly (never recorded).
-    pub fn forward_fast(&self, imgs: &Tensor, inp: EncoderInputs) -> ModelResult<EncoderOutput> {
-        self.check_images(imgs)?;
-        let c = &self.cfg;
-        let (b, n, d) = (imgs.dims()[0], c.num_patches(), c.dim);
-        let img = imgs.to_vec_f32()?;
-        let masks = match inp.masks {
-            Some(m) => {
-                let k = index::validate(m, b, n, "masks")?;
-                Some((m, k))
-            }
-            None => None,
-        };
-        let rows = masks.map_or(b, |(m, _)| m.len() * b);
-        let keep = masks.map_or(n, |(_, k)| k);
-        let add = match inp.additive {
-            Some(a) => {
-                expect_dims(a, &[rows, 1, d], "additive conditioning")?;
-                Some(a.to_vec_f32()?)
-            }
-            None => None,
-        };
-        let extra = match inp.extra_tokens {
-            Some(e) if e.rank() != 3 || e.dims()[0] != rows || e.dims()[2] != d => {
-                return Err(ModelError::Input(format!(
-                    "extra tokens of shape {:?}, expected [{rows}, E, {d}]",
-                    e.dims()
-                )))
-            }
-            Some(e) => Some((e.dims()[1], e.to_vec_f32()?)),
-            None => None,
-        };
-        let t = keep + extra.as_ref().map_or(0, |e| e.0);
-        let mut guard = self.scratch.try_lock();
-        let mut local = Scratch::default();
-        let sc = match guard.as_deref_mut() {
-            Ok(s) => s,
-            Err(_) => &mut local,
-        };
-        let dims = Dims {
-            rows,
-            t,
-            keep,
-            d,
-            heads: c.heads,
-            hidden: c.mlp_hidden,
-            eps: c.ln_eps,
-        };
-        let (out, tokens0, blocks) = self.store.with_flat_mut(|flat| {
-            let shape = (b, c.in_chans, c.img_size, c.patch_size, d);
-            let x0 = fast::embed(&self.layout, flat, &img, shape);
-            let mut x = match masks {
-                Some((ms, k)) => {
-                    let mut g = vec![0f32; rows * k * d];
-                    for (m, dst) in ms.iter().zip(g.chunks_mut(b * k * d)) {
-                        let idx = m.as_slice();
-                        jepa_kernels::cpu::gather::gather_rows(b, n, d, k, &x0, idx, dst);
-                    }
-                    g
-                }
-                None => x0,
-            };
-            let tokens0 = inp.keep_blocks.then(|| x.clone());
-            if let Some(a) = &add {
-                x.chunks_mut(keep * d)
-                    .zip(a.chunks(d))
-                    .for_each(|(xr, ar)| {
-                        xr.chunks_mut(d)
-                            .for_each(|tok| tok.iter_mut().zip(ar).for_each(|(v, &w)| *v += w));
-                    });
-            }
-            if let Some((e, ev)) = &extra {
-                let mut xt = Vec::with_capacity(rows * t * d);
-                for (xr, er) in x.chunks(keep * d).zip(ev.chunks(e * d)) {
-                    xt.extend_from_slice(xr);
-                    xt.extend_from_slice(er);
-                }
-                x = xt;
-            }
-            let mut kb = Vec::new();
-            let out = fast::run_blocks(
-                &self.layout,
-                flat,
-                &mut x,
-                dims,
-                sc,
-                inp.keep_blocks.then_some(&mut kb),
-            );
-            (out, tokens0, kb)
-        })?;
-        let shape = [rows, keep, d];
-        Ok(EncoderOutput {
-            out: fast::tensor(out, &shape)?,
-            tokens0: tokens0.map(|v| fast::tensor(v, &shape)).transpose()?,
-            blocks: blocks
-                .into_iter()
-                .map(|v| fast::tensor(v, &shape))
-                .collect::<ModelResult<_>>()?,
         })
     }
 

@@ -35,4 +35,8 @@ pub enum ModelError {
     /// Input tensors of the wrong shape (images, features).
     #[error("invalid input: {0}")]
     Input(String),
+    /// A training step's loss came out NaN or infinite; it is checked before backward, so the
+    /// parameters are untouched.
+    #[error("non-finite loss {loss}")]
+    NonFiniteLoss { loss: f32 },
 }

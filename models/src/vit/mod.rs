@@ -1,6 +1,8 @@
 //! ViT encoder and I-JEPA predictor with the official facebookresearch/ijepa architecture and
 //! state-dict names (methods.md §1.2–§1.5, §1.9), built on `jepa-engine` ops so the tape
-//! differentiates them.
+//! differentiates them: each transformer block is the engine's fused block op, the rest
+//! (patch embed, masks, conditioning, norms) primitive ops. One implementation serves training
+//! and inference; what decides recording is whether the parameters are trainable.
 //!
 //! - [`VitConfig`] / [`VitSize`] / [`PredictorConfig`]: tiny … giant and custom sizes.
 //! - [`VisionTransformer`]: forward over all tokens, masked forward (gather after the pos embed,
@@ -13,10 +15,7 @@ mod block;
 mod config;
 mod encoder;
 mod error;
-pub(crate) mod fast;
 pub mod index;
-mod kern;
-pub(crate) mod manual;
 mod params;
 pub mod pos_embed;
 mod predictor;

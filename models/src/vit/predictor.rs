@@ -7,7 +7,6 @@ use super::block::{block_specs, Block};
 use super::config::PredictorConfig;
 use super::error::{ModelError, ModelResult};
 use super::index;
-use super::manual::predictor::PredLayout;
 use super::params::{Init, ParamSpec, ParamStore};
 use super::pos_embed::{check_pos_embed, write_pos_embed};
 use jepa_engine::{RowIndex, Tensor};
@@ -50,7 +49,6 @@ pub struct VisionTransformerPredictor {
     blocks: Vec<Block>,
     norm: (Tensor, Tensor),
     proj: (Tensor, Tensor),
-    layout: PredLayout,
 }
 
 impl VisionTransformerPredictor {
@@ -91,7 +89,6 @@ impl VisionTransformerPredictor {
             })
             .collect::<ModelResult<Vec<_>>>()?;
         Ok(VisionTransformerPredictor {
-            layout: PredLayout::new(&store, cfg.depth)?,
             mask_token: g("mask_token")?,
             pos_embed: g("predictor_pos_embed")?,
             embed: (g("predictor_embed.weight")?, g("predictor_embed.bias")?),
@@ -108,10 +105,6 @@ impl VisionTransformerPredictor {
     }
     pub fn store(&self) -> &ParamStore {
         &self.store
-    }
-    /// Flat-buffer ranges of the parameters (tape-free path).
-    pub(crate) fn flat_layout(&self) -> &PredLayout {
-        &self.layout
     }
 
     /// Loads official names (`prefix` + name) and checks the stored pos embed layout.
