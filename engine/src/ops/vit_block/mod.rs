@@ -2,19 +2,17 @@
 //! `x + fc2(GELU(fc1(LN2(x))))` (docs/design.md, "one op's whole story").
 //!
 //! Like a PyTorch custom autograd function (or FlashAttention's wrapper), the forward runs the
-//! whole block at once, saves what its hand-written backward needs in pooled buffers, and is
+//! whole block at once, saves what its hand-written backward needs, and is
 //! recorded on the tape as **one node** whose backward returns the gradient of the input and of
 //! every parameter. Nothing is recorded when no input tracks gradients (a frozen EMA target
 //! encoder, an inference encoder): then the forward saves nothing and works in place.
 //!
 //! Files: `cpu.rs` (forward / backward on slices, calling the SIMD kernels of
-//! `jepa_kernels::cpu`), `rows.rs` (GEMM wrappers and row passes), `scratch.rs` (the buffer
-//! pool), `tests.rs` (against the block composed of primitive ops, and finite differences).
+//! `jepa_kernels::cpu`), `rows.rs` (GEMM wrappers and row passes), `tests.rs` (against the block composed of primitive ops, and finite differences).
 //! Devices reach their kernels here: a CUDA block is the next device to add.
 
 mod cpu;
 mod rows;
-mod scratch;
 #[cfg(test)]
 mod tests;
 

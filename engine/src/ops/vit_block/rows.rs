@@ -1,6 +1,6 @@
 //! Row-major building blocks of the fused ViT block ([`super`]): GEMM wrappers for `x·Wᵀ` and
 //! its two gradients, parallel bias / GELU / column-sum passes, the head permutes of attention
-//! for batches too small to split by sequence, and the grow-only scratch buffers.
+//! for batches too small to split by sequence.
 
 use jepa_kernels::cpu::gelu::gelu_fwd;
 use jepa_kernels::cpu::gemm::{gemm, Strides};
