@@ -73,6 +73,7 @@ pub use error::{Error, Result};
 pub use layout::Layout;
 pub use ops::attention::{attention, attention_with_lse};
 pub use ops::gather::RowIndex;
+pub use ops::optim::AdamWStep;
 pub use ops::vit_block::BlockWeights;
 pub use pool::on_pool;
 pub use shape::Shape;

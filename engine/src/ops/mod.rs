@@ -13,6 +13,7 @@ mod layernorm;
 mod linear;
 mod loss;
 mod matmul;
+pub mod optim;
 mod patchify;
 mod reduce;
 mod softmax;

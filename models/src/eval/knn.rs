@@ -4,7 +4,7 @@
 //! Similarities are computed a block of test rows at a time with one GEMM against all training
 //! rows, so memory stays at `block_rows × N_train` floats.
 
-use jepa_kernels::cpu::gemm::{gemm, Strides};
+use jepa_engine::{Device, Tensor};
 use rayon::prelude::*;
 
 use super::{check_labels, top1_percent, EvalError, FeatureMatrix};
@@ -81,28 +81,14 @@ pub fn knn_classify(
     test.check_finite("kNN test features")?;
     let (d, n_train) = (train.dim(), train.rows());
     let k = cfg.k.min(n_train);
-    let bank = l2_normalised(train);
+    // The transpose is a stride swap of the row-major bank (no copy).
+    let bank = Tensor::from_vec(l2_normalised(train), [n_train, d], Device::Cpu)?.t()?;
     let queries = l2_normalised(test);
     let mut predictions = Vec::with_capacity(test.rows());
-    let mut sims = Vec::new();
     for chunk in queries.chunks(cfg.block_rows * d) {
         let rows = chunk.len() / d;
-        sims.clear();
-        sims.resize(rows * n_train, 0.0f32);
-        // sims = queries · bankᵀ; the transpose is a stride swap of the row-major bank.
-        gemm(
-            1,
-            rows,
-            d,
-            n_train,
-            chunk,
-            Strides::row_major(rows, d),
-            &bank,
-            Strides::transposed(d, n_train),
-            &mut sims,
-            None,
-            false,
-        );
+        let q = Tensor::from_slice(chunk, [rows, d], Device::Cpu)?;
+        let sims = q.matmul(&bank)?.to_vec_f32()?;
         let block: Vec<usize> = sims
             .par_chunks(n_train)
             .map(|row| vote(row, train_labels, classes, k, cfg.temperature))

@@ -112,7 +112,7 @@ impl Jepa {
             o.wd.at(1),
             o.betas,
             o.eps,
-        );
+        )?;
         Ok(Jepa {
             cfg,
             encoder,

@@ -6,8 +6,7 @@
 //! received no gradient in a step is skipped and keeps its count.
 
 use crate::vit::{ModelError, ModelResult, ParamStore};
-use jepa_engine::{Gradients, Tensor};
-use jepa_kernels::cpu::adamw::{adamw_step, AdamW as AdamWCfg};
+use jepa_engine::{AdamWStep, DType, Gradients, Tensor};
 
 /// One parameter group: parameters of one model (store index) with one lr and weight decay.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,11 +22,11 @@ pub struct ParamGroup {
     pub wd_exclude: bool,
 }
 
-/// Per-store optimizer state.
-#[derive(Clone, Debug, PartialEq)]
+/// Per-store optimizer state: flat moment tensors laid out like the store (on its device).
+#[derive(Clone, Debug)]
 pub struct MomentState {
-    pub m: Vec<f32>,
-    pub v: Vec<f32>,
+    pub m: Tensor,
+    pub v: Tensor,
     /// Steps taken by each parameter of the store.
     pub steps: Vec<u64>,
 }
@@ -52,7 +51,7 @@ impl AdamW {
         weight_decay: f64,
         betas: (f32, f32),
         eps: f32,
-    ) -> AdamW {
+    ) -> ModelResult<AdamW> {
         let mut groups = Vec::new();
         for decay in [true, false] {
             for (mi, (name, store)) in models.iter().enumerate() {
@@ -75,20 +74,23 @@ impl AdamW {
         }
         let state = models
             .iter()
-            .map(|(_, s)| MomentState {
-                m: vec![0.0; s.numel()],
-                v: vec![0.0; s.numel()],
-                steps: vec![0; s.len()],
+            .map(|(_, s)| {
+                let zeros = || Tensor::zeros([s.numel()], DType::F32, s.flat().device());
+                Ok(MomentState {
+                    m: zeros()?,
+                    v: zeros()?,
+                    steps: vec![0; s.len()],
+                })
             })
-            .collect();
+            .collect::<ModelResult<_>>()?;
         let layouts = models.iter().map(|(_, s)| (s.numel(), s.len())).collect();
-        AdamW {
+        Ok(AdamW {
             betas,
             eps,
             groups,
             state,
             layouts,
-        }
+        })
     }
 
     /// Writes `lr` into every group.
@@ -112,7 +114,7 @@ impl AdamW {
             && state
                 .iter()
                 .zip(&self.layouts)
-                .all(|(s, &(n, k))| s.m.len() == n && s.v.len() == n && s.steps.len() == k);
+                .all(|(s, &(n, k))| s.m.dims() == [n] && s.v.dims() == [n] && s.steps.len() == k);
         if !ok {
             return Err(ModelError::Config(
                 "optimizer state does not match the model layout".into(),
@@ -136,64 +138,34 @@ impl AdamW {
         Ok(())
     }
 
-    /// One update of every parameter that has a gradient in `grads`.
+    /// One update of every parameter that has a gradient in `grads` (the engine's in-place
+    /// `adamw_` on the parameter, a slice of the moments at its offset, and its gradient).
     pub fn step(&mut self, stores: &[&ParamStore], grads: &Gradients) -> ModelResult<()> {
         self.check_stores(stores)?;
-        self.run(stores, |mi, pi, f| {
-            let p = &stores[mi].params()[pi];
-            match p.var().and_then(|v| v.grad(grads)) {
-                Some(g) => with_slice(g, |gs| f(gs)).map(Some),
-                None => Ok(None),
-            }
-        })
-    }
-
-    /// Applies the update of every group member for which `grad_of(model, param, apply)`
-    /// calls `apply` with its gradient.
-    fn run(
-        &mut self,
-        stores: &[&ParamStore],
-        grad_of: impl Fn(
-            usize,
-            usize,
-            &mut dyn FnMut(&[f32]) -> ModelResult<()>,
-        ) -> ModelResult<Option<ModelResult<()>>>,
-    ) -> ModelResult<()> {
         for g in &self.groups {
             let store = stores[g.model];
             let st = &mut self.state[g.model];
-            let cfg = AdamWCfg {
-                lr: g.lr as f32,
-                beta1: self.betas.0,
-                beta2: self.betas.1,
-                eps: self.eps,
-                weight_decay: g.weight_decay as f32,
-            };
             for &pi in &g.params {
                 let p = &store.params()[pi];
-                let (off, n) = (p.offset(), p.numel());
-                let (m, v) = (&mut st.m[off..off + n], &mut st.v[off..off + n]);
-                let step = st.steps[pi] + 1;
-                let mut apply = |gs: &[f32]| {
-                    store.with_flat_mut(|flat| {
-                        adamw_step(cfg, step, &mut flat[off..off + n], gs, m, v)
-                    })
+                let Some(grad) = p.var().and_then(|v| v.grad(grads)) else {
+                    continue;
                 };
-                if let Some(r) = grad_of(g.model, pi, &mut apply)? {
-                    r?;
-                    st.steps[pi] = step;
-                }
+                let (off, n) = (p.offset(), p.numel());
+                let step = st.steps[pi] + 1;
+                let hp = AdamWStep {
+                    lr: g.lr as f32,
+                    beta1: self.betas.0,
+                    beta2: self.betas.1,
+                    eps: self.eps,
+                    weight_decay: g.weight_decay as f32,
+                    step,
+                };
+                let flat = |t: &Tensor| t.narrow(0, off, n)?.reshape(p.shape().to_vec());
+                let (m, v) = (flat(&st.m)?, flat(&st.v)?);
+                p.value().adamw_(grad, &m, &v, hp)?;
+                st.steps[pi] = step;
             }
         }
         Ok(())
-    }
-}
-
-/// Runs `f` on the elements of a gradient without copying when it is contiguous F32.
-pub(crate) fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> ModelResult<R> {
-    if t.is_contiguous() && t.dtype() == jepa_engine::DType::F32 {
-        Ok(t.update_f32(|s| f(s))?)
-    } else {
-        Ok(f(&t.to_vec_f32()?))
     }
 }

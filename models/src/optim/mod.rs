@@ -13,7 +13,5 @@ use crate::vit::{ModelResult, ParamStore};
 /// pos embeds included, as the official loop over `parameters()`); layouts must match.
 pub fn ema_update(target: &ParamStore, online: &ParamStore, momentum: f32) -> ModelResult<()> {
     target.check_same_layout(online)?;
-    adamw::with_slice(online.flat(), |o| {
-        target.with_flat_mut(|t| jepa_kernels::cpu::ema::ema_update(momentum, t, o))
-    })?
+    Ok(target.flat().ema_(online.flat(), momentum)?)
 }

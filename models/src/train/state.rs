@@ -12,6 +12,7 @@ use crate::checkpoint::{Checkpoint, META_CONFIG, META_STEP};
 use crate::jepa::Jepa;
 use crate::optim::MomentState;
 use crate::vit::ParamStore;
+use jepa_engine::Tensor;
 
 /// Metadata keys (besides [`META_STEP`] and [`META_CONFIG`]).
 pub const META_EPOCH: &str = "epoch";
@@ -93,12 +94,9 @@ pub fn to_checkpoint(jepa: &Jepa, meta: &StateMeta) -> Result<Checkpoint, TrainE
         )));
     }
     for (name, st) in OPT_MODELS.iter().zip(state) {
-        ck.insert(format!("opt.{name}.exp_avg"), &[st.m.len()], st.m.clone())?;
-        ck.insert(
-            format!("opt.{name}.exp_avg_sq"),
-            &[st.v.len()],
-            st.v.clone(),
-        )?;
+        let (m, v) = (st.m.to_vec_f32()?, st.v.to_vec_f32()?);
+        ck.insert(format!("opt.{name}.exp_avg"), &[m.len()], m)?;
+        ck.insert(format!("opt.{name}.exp_avg_sq"), &[v.len()], v)?;
         ck.set_u64s(format!("opt.{name}.steps"), &st.steps);
     }
     let pos = meta.position;
@@ -154,10 +152,15 @@ pub fn load_state(jepa: &mut Jepa, ck: &Checkpoint) -> Result<StateMeta, TrainEr
     }
     let mut state = Vec::with_capacity(OPT_MODELS.len());
     for (name, current) in OPT_MODELS.iter().zip(jepa.optimizer().state()) {
-        let n = current.m.len();
+        let n = current.m.elem_count();
+        let dev = current.m.device();
+        let moment = |key: &str| -> Result<Tensor, TrainError> {
+            let v = ck.get(&format!("opt.{name}.{key}"), &[n])?;
+            Ok(Tensor::from_slice(v, [n], dev)?)
+        };
         state.push(MomentState {
-            m: ck.get(&format!("opt.{name}.exp_avg"), &[n])?.to_vec(),
-            v: ck.get(&format!("opt.{name}.exp_avg_sq"), &[n])?.to_vec(),
+            m: moment("exp_avg")?,
+            v: moment("exp_avg_sq")?,
             steps: ck.u64s(&format!("opt.{name}.steps"))?,
         });
         expected += 2;
