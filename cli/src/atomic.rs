@@ -3,47 +3,17 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{CliError, CliResult};
 
-/// The temporary sibling of `path` used while writing it.
-pub fn temp_path(path: &Path) -> CliResult<PathBuf> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| CliError::Usage(format!("{}: not a file path", path.display())))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    Ok(dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    )))
-}
-
-/// Creates `path` atomically from what `fill` writes. On any error the temporary file is removed
-/// and an existing `path` is left untouched.
+/// Creates `path` atomically from what `fill` writes (the engine's one atomic-write helper).
+/// On any error the temporary file is removed and an existing `path` is left untouched.
 pub fn write_atomic<F>(path: &Path, fill: F) -> CliResult<()>
 where
     F: FnOnce(&mut BufWriter<File>) -> CliResult<()>,
 {
-    let tmp = temp_path(path)?;
-    let result = (|| {
-        let file = File::create(&tmp).map_err(|e| CliError::io(path, e))?;
-        let mut w = BufWriter::new(file);
-        fill(&mut w)?;
-        let file = w
-            .into_inner()
-            .map_err(|e| CliError::io(path, e.into_error()))?;
-        file.sync_all().map_err(|e| CliError::io(path, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| CliError::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    jepa_engine::atomic::write_atomic(path, fill, |p, e| CliError::io(p, e))
 }
 
 /// [`write_atomic`] of a byte buffer.

@@ -220,33 +220,11 @@ pub fn save<'a>(
     }
     let bytes = safetensors::serialize(raws.iter().map(|(n, r)| (n.as_str(), r)), metadata)
         .map_err(|e| st_err(path, None, e.to_string()))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io_err(path, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // Persist the rename itself; not every filesystem supports fsync on a directory.
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_err(path, e)
-    })
+    crate::atomic::write_atomic(
+        path,
+        |w| w.write_all(&bytes).map_err(|e| io_err(path, e)),
+        |p, e| io_err(p, e),
+    )
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@
 //! - Through the host (index results and in-place host callbacks, no gradient): `argmax`,
 //!   casts to or from I64, [`Tensor::update_f32`], and the readers (`to_vec*`, `with_f32`).
 
+pub mod atomic;
 pub mod autograd;
 mod creation;
 mod cuda;

@@ -5,8 +5,6 @@
 //! stores them. Readers validate the whole header before touching data and report the file and
 //! tensor in every error.
 
-mod atomic;
-
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -293,17 +291,18 @@ impl Checkpoint {
     /// Writes `path` atomically: a reader sees the previous file or this one, never a mix; on
     /// error no temporary file is left and an existing `path` is untouched.
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
-        atomic::replace_file(path, |tmp| {
-            safetensors::serialize_to_file(self.views(), Some(self.st_metadata()), tmp).map_err(
-                |e| match e {
-                    safetensors::SafeTensorError::IoError(source) => CheckpointError::Io {
-                        path: tmp.to_path_buf(),
-                        source,
-                    },
-                    other => corrupt(&path.display().to_string(), other),
-                },
-            )
-        })
+        let io = |p: &Path, source| CheckpointError::Io {
+            path: p.to_path_buf(),
+            source,
+        };
+        let write = |tmp: &Path| {
+            let meta = Some(self.st_metadata());
+            safetensors::serialize_to_file(self.views(), meta, tmp).map_err(|e| match e {
+                safetensors::SafeTensorError::IoError(source) => io(tmp, source),
+                other => corrupt(&path.display().to_string(), other),
+            })
+        };
+        jepa_engine::atomic::replace_file(path, write, io)
     }
 
     /// Reads and validates `path`.

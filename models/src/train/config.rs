@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::fingerprint::Fingerprint;
 use super::TrainError;
 use crate::data::{TrainTransform, Transform};
 use crate::jepa::{JepaConfig, Method, OptimConfig};
@@ -267,30 +268,8 @@ impl TrainConfig {
     }
 
     /// The settings a resumed run must share with the checkpoint for the trajectory to be the
-    /// one it would have been: architecture, method (C-JEPA variant included), loss, batch,
-    /// seed and training augmentation.
-    pub fn fingerprint(&self) -> String {
-        format!("{};transform={:?}", self.fingerprint_v1(), self.transform)
-    }
-
-    /// Whether a checkpoint with fingerprint `fp` may be resumed by this run. Checkpoints
-    /// written before the transform joined the fingerprint are accepted when this run has no
-    /// colour augmentation, the only kind those runs could have had.
-    pub(crate) fn accepts_fingerprint(&self, fp: &str) -> bool {
-        let t = &self.transform;
-        fp == self.fingerprint()
-            || (!fp.contains(";transform=")
-                && t.color_jitter == 0.0
-                && t.grayscale == 0.0
-                && fp == self.fingerprint_v1())
-    }
-
-    /// The fingerprint without the transform (its form before colour augmentation existed).
-    fn fingerprint_v1(&self) -> String {
-        let j = &self.jepa;
-        format!(
-            "method={:?};encoder={:?};predictor={:?};loss={:?};cjepa={:?};ec={:?};batch={};seed={}",
-            j.method, j.encoder, j.predictor, j.loss, j.cjepa, j.ec, self.batch_size, self.seed
-        )
+    /// one it would have been (see [`Fingerprint`]).
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(self)
     }
 }

@@ -4,6 +4,7 @@
 //! flag for Ctrl-C.
 
 mod config;
+mod fingerprint;
 mod hooks;
 mod inputs;
 mod record;
@@ -12,6 +13,7 @@ mod state;
 mod trainer;
 
 pub use config::{DataSource, Duration, ScheduleConfig, TrainConfig};
+pub use fingerprint::Fingerprint;
 pub use hooks::{EvalHook, ProbeHook};
 pub use record::{StepRecord, StopReason, TrainOutcome};
 pub use source::{open_dataset, synthetic, Split};

@@ -105,12 +105,10 @@ impl Trainer {
     pub fn load_checkpoint(&mut self, checkpoint: &Path) -> Result<(), TrainError> {
         let ck = Checkpoint::load(checkpoint)?;
         let meta = read_meta(&ck)?;
-        let fp = self.cfg.fingerprint();
-        if !self.cfg.accepts_fingerprint(&meta.fingerprint) {
+        if let Err(diff) = self.cfg.fingerprint().accepts(&meta.fingerprint, &self.cfg) {
             return Err(TrainError::Resume(format!(
-                "{} was written by a different run:\n  checkpoint: {}\n  this run:   {fp}",
-                checkpoint.display(),
-                meta.fingerprint
+                "{} was written by a different run: {diff}",
+                checkpoint.display()
             )));
         }
         let pos = meta.position;
@@ -177,7 +175,7 @@ impl Trainer {
         StateMeta {
             position: RunPosition::after(self.jepa.steps_done(), self.ipe),
             batches_per_epoch: self.ipe,
-            fingerprint: self.cfg.fingerprint(),
+            fingerprint: self.cfg.fingerprint().to_string(),
             config: format!("{:#?}", self.cfg),
             method: format!("{:?}", self.cfg.jepa.method),
             elapsed_seconds: elapsed,
