@@ -1,6 +1,7 @@
 //! One line chart as a PNG: plotters draws grid, frame and lines into an RGB buffer (bitmap
-//! backend only), our font8x8 text layer adds title, tick labels and legend, and the `image`
-//! crate encodes the PNG, written atomically.
+//! backend only), our anti-aliased text layer adds title, tick labels and legend, and the
+//! `image` crate encodes the PNG, written atomically. A panel whose values are all positive
+//! and span more than [`LOG_SPAN`]× is drawn on a log axis.
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 use plotters::prelude::*;
 
-use super::text::{text_width, Canvas};
+use super::text::{text_width, Canvas, LARGE, SMALL};
 use crate::atomic::write_bytes;
 use crate::error::{CliError, CliResult};
 
@@ -26,6 +27,8 @@ const PALETTE: [[u8; 3]; 5] = [
     [255, 127, 14],
 ];
 const INK: [u8; 3] = [20, 20, 20];
+/// max / min ratio above which a positive panel gets a log y axis.
+pub const LOG_SPAN: f64 = 30.0;
 
 /// "Nice" tick positions (1, 2, 5 × 10^k spacing) covering `[lo, hi]`, about `target` of them.
 pub fn ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
@@ -69,7 +72,8 @@ fn bounds(chart: &Chart) -> Option<((f64, f64), (f64, f64))> {
             })
     };
     let (x0, x1) = range(&mut pts().map(|p| p.0))?;
-    let (y0, y1) = range(&mut pts().map(|p| p.1).chain(chart.levels.iter().map(|l| l.1)))?;
+    let ys = || pts().map(|p| p.1).chain(chart.levels.iter().map(|l| l.1));
+    let (y0, y1) = range(&mut ys().map(|y| to_axis(y, log_y(chart))))?;
     let pad = |lo: f64, hi: f64| {
         if hi > lo {
             let d = 0.05 * (hi - lo);
@@ -85,6 +89,49 @@ fn bounds(chart: &Chart) -> Option<((f64, f64), (f64, f64))> {
 
 fn draw_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> CliError + '_ {
     move |e| CliError::Other(format!("{}: drawing failed: {e:?}", path.display()))
+}
+
+/// Whether `chart` is drawn on a log y axis: every finite value positive, spanning decades.
+pub fn log_y(chart: &Chart) -> bool {
+    let ys = chart
+        .series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.1))
+        .chain(chart.levels.iter().map(|l| l.1))
+        .filter(|y| y.is_finite());
+    let (mut lo, mut hi, mut any) = (f64::INFINITY, 0.0f64, false);
+    for y in ys {
+        if y <= 0.0 {
+            return false;
+        }
+        (lo, hi, any) = (lo.min(y), hi.max(y), true);
+    }
+    any && hi / lo > LOG_SPAN
+}
+
+/// A value in axis coordinates: log10 on a log axis (non-positive values become NaN, skipped).
+fn to_axis(y: f64, log: bool) -> f64 {
+    match log {
+        true if y > 0.0 => y.log10(),
+        true => f64::NAN,
+        false => y,
+    }
+}
+
+/// Ticks of a log axis spanning `[lo, hi]` in log10 units: every decade, plus 2× and 5× when
+/// the axis spans fewer than three decades. Returned in axis units.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mults: &[f64] = if hi - lo < 3.0 { &[1.0, 2.0, 5.0] } else { &[1.0] };
+    let mut v = Vec::new();
+    for e in (lo.floor() as i64)..=(hi.ceil() as i64) {
+        for m in mults {
+            let t = (m * 10f64.powi(e as i32)).log10();
+            if (lo..=hi).contains(&t) {
+                v.push(t);
+            }
+        }
+    }
+    v
 }
 
 /// A named line: `(name, points)`.
@@ -104,6 +151,7 @@ struct Placed {
     xticks: Vec<(f64, i64)>,
     yticks: Vec<(f64, i64)>,
     steps: (f64, f64),
+    log: bool,
 }
 
 /// Draws `series` (name, points) against `x_label` and writes the PNG to `path`.
@@ -171,8 +219,13 @@ fn plot_panel(
     ((x0, x1), (y0, y1)): ((f64, f64), (f64, f64)),
     top: i64,
 ) -> Result<Placed, Box<dyn std::error::Error>> {
+    let log = log_y(panel);
     let (xt, xstep) = ticks(x0, x1, 6);
-    let (yt, ystep) = ticks(y0, y1, 6);
+    let (yt, ystep) = if log {
+        (log_ticks(y0, y1), f64::NAN)
+    } else {
+        ticks(y0, y1, 6)
+    };
     let inner = area.margin(TOP, BOTTOM, LEFT, RIGHT);
     let mut chart = ChartBuilder::on(&inner).build_cartesian_2d(x0..x1, y0..y1)?;
     let grid = RGBColor(225, 225, 225);
@@ -188,12 +241,13 @@ fn plot_panel(
     for (i, (_, pts)) in panel.series.iter().enumerate() {
         let finite = pts
             .iter()
-            .copied()
+            .map(|&(x, y)| (x, to_axis(y, log)))
             .filter(|p| p.0.is_finite() && p.1.is_finite());
         chart.draw_series(LineSeries::new(finite, colour(i).stroke_width(2)))?;
     }
     // Dashes of 1/80 of the width, in the colours after the series'.
     for (j, (_, y)) in panel.levels.iter().enumerate() {
+        let y = &to_axis(*y, log);
         let style = colour(panel.series.len() + j).stroke_width(2);
         let dx = (x1 - x0) / 80.0;
         for k in (0..80).step_by(2) {
@@ -210,6 +264,7 @@ fn plot_panel(
         xticks: xt.iter().map(|&x| (x, px(x))).collect(),
         yticks: yt.iter().map(|&y| (y, py(y))).collect(),
         steps: (xstep, ystep),
+        log,
     })
 }
 
@@ -221,36 +276,59 @@ fn colour(i: usize) -> RGBColor {
 /// Title, tick labels, axis label and legend of one panel.
 fn label_panel(c: &mut Canvas, panel: &Chart, at: &Placed) {
     let title = panel.title;
+    let title = if at.log {
+        format!("{title} (log scale)")
+    } else {
+        title.to_string()
+    };
     c.text(
-        (i64::from(W) - text_width(title, 2)) / 2,
+        (i64::from(W) - text_width(&title, LARGE)) / 2,
         at.top + 10,
-        title,
-        2,
+        &title,
+        LARGE,
         INK,
     );
     let plot_bottom = at.top + i64::from(H - BOTTOM);
     for &(x, px) in &at.xticks {
         let l = tick_label(x, at.steps.0);
-        c.text(px - text_width(&l, 1) / 2, plot_bottom + 6, &l, 1, INK);
+        c.text(px - text_width(&l, SMALL) / 2, plot_bottom + 4, &l, SMALL, INK);
     }
     for &(y, py) in &at.yticks {
-        let l = tick_label(y, at.steps.1);
-        c.text(i64::from(LEFT) - 6 - text_width(&l, 1), py - 4, &l, 1, INK);
+        let l = if at.log {
+            let v = 10f64.powf(y);
+            tick_label(v, 10f64.powf(y.floor()))
+        } else {
+            tick_label(y, at.steps.1)
+        };
+        let x = i64::from(LEFT) - 6 - text_width(&l, SMALL);
+        c.text(x, py - 9, &l, SMALL, INK);
     }
     let x_label = panel.x_label;
-    let xl_x = i64::from(LEFT) + (i64::from(W - LEFT - RIGHT) - text_width(x_label, 1)) / 2;
-    c.text(xl_x, plot_bottom + 24, x_label, 1, INK);
-    let names = panel.series.iter().map(|s| (s.0.as_str(), "--"));
-    let names: Vec<(&str, &str)> = names
-        .chain(panel.levels.iter().map(|l| (l.0.as_str(), "- -")))
+    let xl_x = i64::from(LEFT) + (i64::from(W - LEFT - RIGHT) - text_width(x_label, SMALL)) / 2;
+    c.text(xl_x, plot_bottom + 22, x_label, SMALL, INK);
+    let names = panel.series.iter().map(|s| (s.0.as_str(), false));
+    let names: Vec<(&str, bool)> = names
+        .chain(panel.levels.iter().map(|l| (l.0.as_str(), true)))
         .collect();
-    if names.len() > 1 || names.first().is_some_and(|s| s.0 != title) {
-        for (i, (name, mark)) in names.iter().enumerate() {
+    if names.len() > 1 || names.first().is_some_and(|s| s.0 != panel.title) {
+        for (i, (name, dashed)) in names.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
-            let y = at.top + i64::from(TOP) + 8 + 14 * i as i64;
-            let x = i64::from(W - RIGHT) - 12 - text_width(name, 1) - 30;
-            c.text(x, y, mark, 1, color);
-            c.text(x + 30, y, name, 1, INK);
+            let y = at.top + i64::from(TOP) + 8 + 20 * i as i64;
+            let x = i64::from(W - RIGHT) - 12 - text_width(name, SMALL) - 34;
+            legend_mark(c, x, y + 9, color, *dashed);
+            c.text(x + 34, y, name, SMALL, INK);
+        }
+    }
+}
+
+/// A short solid (or dashed) line of the series colour before a legend entry.
+fn legend_mark(c: &mut Canvas, x: i64, y: i64, rgb: [u8; 3], dashed: bool) {
+    for dx in 0..26 {
+        if dashed && (dx / 5) % 2 == 1 {
+            continue;
+        }
+        for dy in 0..2 {
+            c.blend(x + dx, y + dy, rgb, 1.0);
         }
     }
 }
@@ -289,7 +367,7 @@ mod tests {
         assert_eq!(img.dimensions(), (W, H));
         let blue = img.pixels().filter(|p| p.0 == PALETTE[0]).count();
         assert!(blue > 200, "line pixels: {blue}");
-        let ink = img.pixels().filter(|p| p.0 == INK).count();
+        let ink = img.pixels().filter(|p| p.0[0] < 100 && p.0[2] < 100).count();
         assert!(ink > 100, "text pixels: {ink}");
     }
 

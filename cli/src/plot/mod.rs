@@ -5,6 +5,7 @@
 
 pub mod draw;
 pub mod eval;
+pub mod loss;
 pub mod metrics;
 pub mod text;
 
@@ -21,25 +22,6 @@ const CHARTS: &[(&str, &str, &[&str])] = &[
     ("rankme", "RankMe", &["rankme"]),
 ];
 
-/// Loss terms logged by the trainer besides the total (`regression` is the JEPA prediction
-/// loss; `inv` / `var` / `cov` the C-JEPA VICReg terms, absent for other methods).
-const LOSS_TERMS: &[&str] = &["regression", "inv", "var", "cov"];
-
-/// The total loss first, then its logged terms and any other `loss*` series; at most five.
-fn loss_series(m: &Metrics) -> Vec<(String, Vec<(f64, f64)>)> {
-    let mut v: Vec<(String, Vec<(f64, f64)>)> = m
-        .series
-        .iter()
-        .filter(|(k, pts)| {
-            (k.starts_with("loss") || LOSS_TERMS.contains(&k.as_str())) && !pts.is_empty()
-        })
-        .map(|(k, pts)| (k.clone(), pts.clone()))
-        .collect();
-    v.sort_by_key(|(k, _)| (k != "loss", k.clone()));
-    v.truncate(5);
-    v
-}
-
 /// Draws every chart the metrics support into `dir/plots/` and returns the files written.
 pub fn plot_run(dir: &Path) -> CliResult<Vec<PathBuf>> {
     let file = metrics::find_metrics_file(dir)?;
@@ -47,10 +29,10 @@ pub fn plot_run(dir: &Path) -> CliResult<Vec<PathBuf>> {
     let out = dir.join("plots");
     std::fs::create_dir_all(&out).map_err(|e| CliError::io(&out, e))?;
     let mut written = Vec::new();
-    let losses = loss_series(&m);
-    if !losses.is_empty() {
+    let panels = loss::loss_panels(&m, &loss::TermWeights::of_run(dir));
+    if !panels.is_empty() {
         let p = out.join("loss.png");
-        draw::line_chart(&p, "loss", "step", &losses)?;
+        draw::charts(&p, &loss::charts(&panels))?;
         written.push(p);
     }
     for (stem, title, keys) in CHARTS {

@@ -1,0 +1,77 @@
+//! `jepa show features`: per image, the input and the first three principal components of each
+//! encoder's patch features (after the final norm) as RGB. Each encoder gets its own PCA,
+//! fitted on all patches of all the images together (DINOv2's figures), so within a column one
+//! colour is one direction in that encoder's feature space across every image.
+
+use std::path::Path;
+
+use jepa_engine::no_grad;
+use jepa_models::eval::{pca_rgb, FeatureMatrix};
+use jepa_models::vit::VisionTransformer;
+
+use super::images::ShowImages;
+use super::picture::Picture;
+use crate::error::{CliError, CliResult};
+
+/// One encoder's numbers in the picture.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureSummary {
+    pub label: String,
+    /// Fraction of the patch-feature variance along the three components drawn.
+    pub explained: [f64; 3],
+}
+
+/// Draws the PCA maps of `encoders` (label, encoder) for `images` into `out`.
+pub fn draw_features(
+    encoders: &[(String, &VisionTransformer)],
+    images: &ShowImages,
+    tile: u32,
+    out: &Path,
+) -> CliResult<Vec<FeatureSummary>> {
+    let b = images.display.len();
+    let mut colours = Vec::new();
+    let mut summaries = Vec::new();
+    for (label, enc) in encoders {
+        let tokens = {
+            let _guard = no_grad();
+            enc.forward(&images.batch)
+                .map_err(|e| CliError::Other(format!("{label}: {e}")))?
+        };
+        let (n, d) = (tokens.dims()[1], tokens.dims()[2]);
+        let x = FeatureMatrix::new(b * n, d, tokens.to_vec_f32()?)
+            .map_err(|e| CliError::Other(format!("{label}: {e}")))?;
+        let p = pca_rgb(&x).map_err(|e| CliError::Other(format!("{label}: {e}")))?;
+        summaries.push(FeatureSummary {
+            label: label.clone(),
+            explained: p.explained,
+        });
+        colours.push((n, p.rgb));
+    }
+    let mut pic = Picture::grid(b, 1 + encoders.len(), tile, 3);
+    pic.caption(
+        0,
+        &format!(
+            "patch features: principal components 1–3 as R, G, B (PCA fitted on all {b} images' patches, per encoder)"
+        ),
+    );
+    let stats: Vec<String> = summaries
+        .iter()
+        .map(|s| {
+            let pct = s.explained.map(|e| format!("{:.0}", 100.0 * e));
+            format!("{} {}/{}/{}%", s.label, pct[0], pct[1], pct[2])
+        })
+        .collect();
+    pic.caption(1, &format!("variance explained by PC 1/2/3: {}", stats.join(" · ")));
+    pic.column_title(0, "input");
+    for (c, (label, _)) in encoders.iter().enumerate() {
+        pic.column_title(c + 1, label);
+    }
+    for (i, img) in images.display.iter().enumerate() {
+        pic.image(i, 0, img);
+        for (c, (n, rgb)) in colours.iter().enumerate() {
+            pic.patches(i, c + 1, &rgb[i * n..(i + 1) * n]);
+        }
+    }
+    pic.save(out)?;
+    Ok(summaries)
+}

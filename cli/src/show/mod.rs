@@ -1,0 +1,165 @@
+//! `jepa show attention | features`: pictures of what an encoder has learned, for a few images.
+//! The drawing functions ([`draw_attention`], [`draw_features`]) take loaded encoders and
+//! images, so `jepa report` and library users draw the same pictures without the CLI.
+
+pub mod args;
+pub mod attention;
+pub mod features;
+pub mod images;
+pub mod picture;
+
+use std::path::Path;
+
+use jepa_models::vit::VisionTransformer;
+
+pub use args::{AttentionArgs, FeaturesArgs, ShowArgs, ShowCommon, ShowWhat};
+pub use attention::{draw_attention, AttentionSummary};
+pub use features::{draw_features, FeatureSummary};
+pub use images::ShowImages;
+
+use crate::encoder::{self, Which};
+use crate::error::{CliError, CliResult};
+use crate::probe::RANDOM_INIT_SEED;
+use crate::runtime;
+
+/// Label of the untrained encoder in every picture.
+pub const RANDOM_LABEL: &str = "random init";
+
+/// Refuses, before any work, an output that is not a .png in an existing directory.
+pub fn check_png_out(out: &Path) -> CliResult<()> {
+    if out
+        .extension()
+        .is_none_or(|e| !e.eq_ignore_ascii_case("png"))
+    {
+        return Err(CliError::Usage(format!(
+            "--out {}: the picture is a PNG (name it FILE.png)",
+            out.display()
+        )));
+    }
+    if out.is_dir() {
+        return Err(CliError::Usage(format!(
+            "--out {}: is a directory",
+            out.display()
+        )));
+    }
+    crate::embed::check_output_dir(out)
+}
+
+/// Reads the images for an encoder of `cfg`.
+fn start(c: &ShowCommon, cfg: &jepa_models::vit::VitConfig) -> CliResult<ShowImages> {
+    if c.tile < 8 {
+        return Err(CliError::Usage("--tile must be >= 8 pixels".into()));
+    }
+    images::prepare(images::decode(&c.images, c.count)?, cfg)
+}
+
+/// Sets up the compute flags and checks `--out`, before anything is loaded.
+fn setup(c: &ShowCommon) -> CliResult<()> {
+    runtime::configure_threads(c.compute.threads)?;
+    runtime::configure_precision(c.compute.matmul_precision.as_deref())?;
+    runtime::compute_device(c.compute.device.as_deref())?;
+    check_png_out(&c.out)
+}
+
+/// The target and context encoders of `path` (a bare encoder file has only one: `None`).
+pub fn both_encoders(
+    path: &Path,
+    heads: Option<usize>,
+) -> CliResult<(VisionTransformer, Option<VisionTransformer>)> {
+    let target = encoder::load(path, Which::Target, heads)?;
+    let context = encoder::load(path, Which::Context, heads)?;
+    // Without prefixed names both loads read the same bare state dict.
+    let context = (!context.prefix.is_empty()).then_some(context.encoder);
+    Ok((target.encoder, context))
+}
+
+fn run_attention(a: &AttentionArgs) -> CliResult<()> {
+    let c = &a.common;
+    setup(c)?;
+    let (target, context) = both_encoders(&c.checkpoint, c.heads)?;
+    let shown = start(c, target.config())?;
+    let random = c
+        .random_init
+        .then(|| encoder::random_like(target.config(), RANDOM_INIT_SEED))
+        .transpose()?;
+    let mut encoders = vec![("target encoder".to_string(), &target)];
+    match &context {
+        Some(e) => encoders.push(("context encoder".to_string(), e)),
+        None => eprintln!("jepa: {} has one encoder only", c.checkpoint.display()),
+    }
+    if let Some(r) = &random {
+        encoders.push((RANDOM_LABEL.to_string(), r));
+    }
+    let summaries = draw_attention(&encoders, &shown, a.per_head, c.tile, &c.out)?;
+    for s in &summaries {
+        eprintln!(
+            "jepa: {}: attention entropy / ln N {:.3}, peak {:.2}× uniform",
+            s.label, s.entropy, s.peak
+        );
+    }
+    println!("{}", c.out.display());
+    Ok(())
+}
+
+fn label_of(path: &Path) -> String {
+    let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned());
+    // A run's checkpoint is named by its run directory.
+    match (stem(path), path.parent().and_then(stem)) {
+        (Some(s), Some(dir)) if s == "checkpoint" => dir,
+        (Some(s), _) => s,
+        _ => path.display().to_string(),
+    }
+}
+
+fn run_features(a: &FeaturesArgs) -> CliResult<()> {
+    let c = &a.common;
+    setup(c)?;
+    let which = encoder::Which::parse(&a.encoder)?;
+    let first = encoder::load(&c.checkpoint, which, c.heads)?.encoder;
+    let second = a
+        .compare
+        .as_ref()
+        .map(|p| encoder::load(p, which, c.heads).map(|l| (label_of(p), l.encoder)))
+        .transpose()?;
+    let shown = start(c, first.config())?;
+    if let Some((label, e)) = &second {
+        if e.config().img_size != first.config().img_size
+            || e.config().in_chans != first.config().in_chans
+        {
+            return Err(CliError::Usage(format!(
+                "--compare {label}: its input size differs from --checkpoint's"
+            )));
+        }
+    }
+    let random = c
+        .random_init
+        .then(|| encoder::random_like(first.config(), RANDOM_INIT_SEED))
+        .transpose()?;
+    let mut encoders = vec![(label_of(&c.checkpoint), &first)];
+    if let Some((label, e)) = &second {
+        encoders.push((label.clone(), e));
+    }
+    if let Some(r) = &random {
+        encoders.push((RANDOM_LABEL.to_string(), r));
+    }
+    let summaries = draw_features(&encoders, &shown, c.tile, &c.out)?;
+    for s in &summaries {
+        let e = s.explained;
+        eprintln!(
+            "jepa: {}: PC 1/2/3 explain {:.1}/{:.1}/{:.1}% of the patch-feature variance",
+            s.label,
+            100.0 * e[0],
+            100.0 * e[1],
+            100.0 * e[2]
+        );
+    }
+    println!("{}", c.out.display());
+    Ok(())
+}
+
+pub fn run(args: &ShowArgs) -> CliResult<()> {
+    match &args.what {
+        ShowWhat::Attention(a) => run_attention(a),
+        ShowWhat::Features(a) => run_features(a),
+    }
+}
