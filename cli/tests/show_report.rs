@@ -3,25 +3,17 @@
 //! report.html that headless Chromium opens with every image decoded and the probe table
 //! present; misuse is one line and leaves no file behind.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use common::{assert_one_line_error, run, stderr};
 
 const CONFIG: &str = "preset = \"quickstart\"\n\
 [model]\ndepth = 2\npred_depth = 1\n\
 [train]\nbatch_size = 8\nsteps = 2\nlog_every = 1\nrankme_every = 2\ncheckpoint_every = 0\n\
 [data]\nworkers = 1\n";
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jepa"))
-        .env("RAYON_NUM_THREADS", "2")
-        .args(args)
-        .output()
-        .expect("run jepa")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// 60 CIFAR-10 binary rows of 3 classes told apart by which colour channel is bright, with a
 /// bright square whose place depends on the row (something for the maps to find).
@@ -68,14 +60,6 @@ fn checkpoint(root: &Path, data: &Path) -> PathBuf {
     let r = run(&["pretrain", "--config", &c, "--data", &d, "--out", &o, "--no-progress"]);
     assert!(r.status.success(), "{}", stderr(&r));
     out.join("checkpoint.safetensors")
-}
-
-fn assert_one_line_error(o: &Output, needle: &str) {
-    let e = stderr(o);
-    assert!(!o.status.success(), "{e}");
-    assert_eq!(e.lines().count(), 1, "{e}");
-    assert!(e.starts_with("jepa: ") && !e.contains("panicked"), "{e}");
-    assert!(e.contains(needle), "{e} lacks {needle}");
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -141,7 +125,7 @@ fn show_attention_and_features_draw_grids_and_refuse_bad_input() {
         for what in ["attention", "features"] {
             let i = images.display().to_string();
             let r = run(&["show", what, "--checkpoint", &ck, "--images", &i, "--out", &dest]);
-            assert_one_line_error(&r, needle);
+            assert_one_line_error(&r, &[needle]);
         }
     }
     assert_eq!(files_in(&out), before, "nothing half-written");
@@ -151,7 +135,7 @@ fn show_attention_and_features_draw_grids_and_refuse_bad_input() {
 fn report_refuses_a_directory_without_metrics_and_writes_nothing() {
     let t = tempfile::tempdir().unwrap();
     let r = run(&["report", &t.path().display().to_string()]);
-    assert_one_line_error(&r, "metrics.jsonl");
+    assert_one_line_error(&r, &["metrics.jsonl"]);
     assert!(files_in(t.path()).is_empty());
 }
 

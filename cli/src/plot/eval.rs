@@ -192,15 +192,7 @@ fn run_name(dir: &Path) -> String {
 /// minutes, written to `out`; a level goes on the kNN panel when its name mentions kNN. A panel
 /// no run has values for is left out.
 pub fn compare(dirs: &[PathBuf], out: &Path, levels: &[(String, f64)]) -> CliResult<()> {
-    if out
-        .extension()
-        .is_none_or(|e| !e.eq_ignore_ascii_case("png"))
-    {
-        return Err(CliError::Usage(format!(
-            "--out {}: the comparison is a PNG (name it FILE.png)",
-            out.display()
-        )));
-    }
+    super::require_png(out, "comparison")?;
     let mut runs = Vec::with_capacity(dirs.len());
     for d in dirs {
         runs.push((run_name(d), read_eval(d)?));

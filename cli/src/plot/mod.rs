@@ -22,6 +22,20 @@ const CHARTS: &[(&str, &str, &[&str])] = &[
     ("rankme", "RankMe", &["rankme"]),
 ];
 
+/// Refuses an `--out` that is not named `*.png`: `what` is drawn as a PNG.
+pub fn require_png(out: &Path, what: &str) -> CliResult<()> {
+    if out
+        .extension()
+        .is_none_or(|e| !e.eq_ignore_ascii_case("png"))
+    {
+        return Err(CliError::Usage(format!(
+            "--out {}: the {what} is a PNG (name it FILE.png)",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Draws every chart the metrics support into `dir/plots/` and returns the files written.
 pub fn plot_run(dir: &Path) -> CliResult<Vec<PathBuf>> {
     let file = metrics::find_metrics_file(dir)?;

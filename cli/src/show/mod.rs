@@ -27,15 +27,7 @@ pub const RANDOM_LABEL: &str = "random init";
 
 /// Refuses, before any work, an output that is not a .png in an existing directory.
 pub fn check_png_out(out: &Path) -> CliResult<()> {
-    if out
-        .extension()
-        .is_none_or(|e| !e.eq_ignore_ascii_case("png"))
-    {
-        return Err(CliError::Usage(format!(
-            "--out {}: the picture is a PNG (name it FILE.png)",
-            out.display()
-        )));
-    }
+    crate::plot::require_png(out, "picture")?;
     if out.is_dir() {
         return Err(CliError::Usage(format!(
             "--out {}: is a directory",
