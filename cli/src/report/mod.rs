@@ -1,7 +1,7 @@
 //! `jepa report RUN_DIR` (also run at the end of `quickstart`): one self-contained
 //! `RUN_DIR/report.html` with the run's throughput and memory, the probe table beside random
-//! init, the training curves, and attention and feature maps of a fixed set of images (the
-//! first eight of the run's dataset), every image inlined. The PNGs it draws also stay in
+//! init, the training curves, and attention and feature maps of a fixed set of images (eight
+//! spread evenly over the run's dataset), every image inlined. The PNGs it draws also stay in
 //! `RUN_DIR/plots/`.
 
 pub mod html;
@@ -109,7 +109,7 @@ fn maps_section(dir: &Path, images: Option<&Path>) -> CliResult<(String, String)
     };
     let (target, context) = show::both_encoders(&ckpt, None)?;
     let random = encoder::random_like(target.config(), crate::probe::RANDOM_INIT_SEED)?;
-    let shown = images::prepare(images::decode(&src, MAP_IMAGES)?, target.config())?;
+    let shown = images::prepare(images::decode(&src, MAP_IMAGES, true)?, target.config())?;
     let out = dir.join("plots");
     std::fs::create_dir_all(&out).map_err(|e| CliError::io(&out, e))?;
     let mut encoders = vec![("target encoder".to_string(), &target)];
@@ -121,9 +121,9 @@ fn maps_section(dir: &Path, images: Option<&Path>) -> CliResult<(String, String)
     show::draw_attention(&encoders, &shown, false, TILE, &att)?;
     let feat = out.join("features.png");
     let pair = [encoders[0].clone(), (RANDOM_LABEL.to_string(), &random)];
-    show::draw_features(&pair, &shown, TILE, &feat)?;
+    show::draw_features(&pair, &shown, true, TILE, &feat)?;
     let from = format!(
-        "<p>The first {} images of {}.</p>\n",
+        "<p>{} images spread evenly over {}.</p>\n",
         shown.names.len(),
         html::escape(&src.display().to_string())
     );
@@ -151,7 +151,10 @@ pub fn write_report(dir: &Path, images: Option<&Path>) -> CliResult<PathBuf> {
             "Probe accuracy beside random init".to_string(),
             probe_section(dir),
         ),
-        ("Training curves".to_string(), inline_pngs(&curves)?),
+        (
+            "Training curves".to_string(),
+            format!("<div class=\"curves\">\n{}</div>", inline_pngs(&curves)?),
+        ),
         ("Attention maps".to_string(), attention),
         ("Feature maps (PCA of patch features)".to_string(), features),
         ("Configuration".to_string(), config),

@@ -70,7 +70,7 @@ pub fn summary(dir: &Path, m: &Metrics) -> String {
     if let Some(t) = field("threads") {
         rows.push(vec!["compute threads".into(), format!("{t:.0}")]);
     }
-    html::table("run", &["", ""], &rows)
+    html::table("run", &["quantity", "value"], &rows)
 }
 
 #[cfg(test)]

@@ -38,6 +38,10 @@ pub struct ShowCommon {
     /// Use the first N images.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub count: usize,
+    /// Take the N images evenly spaced over the dataset or folder instead of the first N (a
+    /// dataset sorted by class then shows several classes).
+    #[arg(long)]
+    pub spread: bool,
     /// Side of each tile in pixels (the images are upsampled to it).
     #[arg(long, value_name = "PX", default_value_t = 128)]
     pub tile: u32,
@@ -68,6 +72,10 @@ pub struct FeaturesArgs {
     /// A second checkpoint drawn beside the first (its own PCA).
     #[arg(long, value_name = "FILE")]
     pub compare: Option<PathBuf>,
+    /// Remove each patch position's mean feature over the images before the PCA, so the
+    /// components show what differs between images rather than where a patch is.
+    #[arg(long)]
+    pub centre_positions: bool,
     /// Encoder whose patch features are drawn: target (default) or context.
     #[arg(long, value_name = "WHICH", default_value = "target")]
     pub encoder: String,

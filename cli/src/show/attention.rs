@@ -52,7 +52,7 @@ pub fn draw_attention(
             .collect();
         for h in &heads {
             titles.push(match h {
-                None => format!("{label}"),
+                None => label.clone(),
                 Some(h) => format!("{label} head {h}"),
             });
         }
@@ -81,25 +81,21 @@ pub fn draw_attention(
         .flatten()
         .flatten()
         .fold(1.0f32, |m, &v| m.max(v));
-    let mut pic = Picture::grid(b, 1 + titles.len(), tile, 3);
-    pic.caption(
-        0,
-        &format!(
-            "last-layer attention each patch receives (mean over queries{}); colour: 0 (dark) to {top:.1}× the uniform share (bright)",
-            if per_head { "" } else { " and heads" }
-        ),
-    );
     let stats: Vec<String> = summaries
         .iter()
         .map(|s| format!("{} {:.3}", s.label, s.entropy))
         .collect();
-    pic.caption(
-        1,
-        &format!(
-            "attention entropy / ln N (1 = uniform): {}",
+    let captions = [
+        format!(
+            "Last-layer attention each patch receives (mean over queries{}). One colour scale for all maps: 0 (dark) to {top:.1}× the uniform share 1/N (bright).",
+            if per_head { "" } else { " and heads" }
+        ),
+        format!(
+            "Attention entropy / ln N (1 = uniform): {}.",
             stats.join(" · ")
         ),
-    );
+    ];
+    let mut pic = Picture::new(b, 1 + titles.len(), tile, &captions);
     pic.column_title(0, "input");
     for (c, t) in titles.iter().enumerate() {
         pic.column_title(c + 1, t);

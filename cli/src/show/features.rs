@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use jepa_engine::no_grad;
-use jepa_models::eval::{pca_rgb, FeatureMatrix};
+use jepa_models::eval::{pca_rgb, remove_position_mean, FeatureMatrix};
 use jepa_models::vit::VisionTransformer;
 
 use super::images::ShowImages;
@@ -21,10 +21,12 @@ pub struct FeatureSummary {
     pub explained: [f64; 3],
 }
 
-/// Draws the PCA maps of `encoders` (label, encoder) for `images` into `out`.
+/// Draws the PCA maps of `encoders` (label, encoder) for `images` into `out`. With `centred`,
+/// each patch position's mean over the images is removed before the PCA.
 pub fn draw_features(
     encoders: &[(String, &VisionTransformer)],
     images: &ShowImages,
+    centred: bool,
     tile: u32,
     out: &Path,
 ) -> CliResult<Vec<FeatureSummary>> {
@@ -38,7 +40,11 @@ pub fn draw_features(
                 .map_err(|e| CliError::Other(format!("{label}: {e}")))?
         };
         let (n, d) = (tokens.dims()[1], tokens.dims()[2]);
-        let x = FeatureMatrix::new(b * n, d, tokens.to_vec_f32()?)
+        let mut values = tokens.to_vec_f32()?;
+        if centred {
+            remove_position_mean(&mut values, b, n, d);
+        }
+        let x = FeatureMatrix::new(b * n, d, values)
             .map_err(|e| CliError::Other(format!("{label}: {e}")))?;
         let p = pca_rgb(&x).map_err(|e| CliError::Other(format!("{label}: {e}")))?;
         summaries.push(FeatureSummary {
@@ -47,13 +53,6 @@ pub fn draw_features(
         });
         colours.push((n, p.rgb));
     }
-    let mut pic = Picture::grid(b, 1 + encoders.len(), tile, 3);
-    pic.caption(
-        0,
-        &format!(
-            "patch features: principal components 1–3 as R, G, B (PCA fitted on all {b} images' patches, per encoder)"
-        ),
-    );
     let stats: Vec<String> = summaries
         .iter()
         .map(|s| {
@@ -61,7 +60,14 @@ pub fn draw_features(
             format!("{} {}/{}/{}%", s.label, pct[0], pct[1], pct[2])
         })
         .collect();
-    pic.caption(1, &format!("variance explained by PC 1/2/3: {}", stats.join(" · ")));
+    let captions = [
+        format!(
+            "Patch features: principal components 1–3 as R, G, B (PCA fitted per encoder on the patches of all {b} images{}).",
+            if centred { ", each position's mean over the images removed first" } else { "" }
+        ),
+        format!("Variance explained by PC 1/2/3: {}.", stats.join(" · ")),
+    ];
+    let mut pic = Picture::new(b, 1 + encoders.len(), tile, &captions);
     pic.column_title(0, "input");
     for (c, (label, _)) in encoders.iter().enumerate() {
         pic.column_title(c + 1, label);

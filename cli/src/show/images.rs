@@ -29,10 +29,20 @@ fn is_image_file(p: &Path) -> bool {
             .is_some_and(|e| matches!(e.as_str(), "jpg" | "jpeg" | "png"))
 }
 
-/// Decoded images at `path`: the file itself, the first `count` image files under a folder
-/// (sorted, recursive), or the first `count` samples of a dataset (its test split when it has
-/// one).
-pub fn decode(path: &Path, count: usize) -> CliResult<Vec<(String, ImageU8)>> {
+/// `count` of `0..len`: the first ones, or (`spread`) evenly spaced over the whole range.
+pub fn pick(len: usize, count: usize, spread: bool) -> Vec<usize> {
+    let k = count.min(len);
+    if spread {
+        (0..k).map(|i| i * len / k).collect()
+    } else {
+        (0..k).collect()
+    }
+}
+
+/// Decoded images at `path`: the file itself, `count` image files under a folder (sorted,
+/// recursive), or `count` samples of a dataset (its test split when it has one); the first
+/// ones, or with `spread` evenly spaced ones.
+pub fn decode(path: &Path, count: usize, spread: bool) -> CliResult<Vec<(String, ImageU8)>> {
     if count == 0 {
         return Err(CliError::Usage("--count must be >= 1".into()));
     }
@@ -43,10 +53,10 @@ pub fn decode(path: &Path, count: usize) -> CliResult<Vec<(String, ImageU8)>> {
     };
     if matches!(kind, "file" | "folder") {
         let files = collect_images(&[path.to_path_buf()])?;
-        return files
-            .iter()
-            .take(count)
-            .map(|p| {
+        return pick(files.len(), count, spread)
+            .into_iter()
+            .map(|i| {
+                let p = &files[i];
                 let bytes = std::fs::read(p).map_err(|e| CliError::io(p, e))?;
                 let img = decode_image(&bytes).map_err(|e| {
                     let why = e.to_string();
@@ -61,7 +71,8 @@ pub fn decode(path: &Path, count: usize) -> CliResult<Vec<(String, ImageU8)>> {
             .collect();
     }
     let (ds, _) = datasets::open(path, Split::Test)?;
-    (0..count.min(ds.len()))
+    pick(ds.len(), count, spread)
+        .into_iter()
         .map(|i| Ok((ds.sample_name(i), ds.image(i)?)))
         .collect()
 }
@@ -116,7 +127,9 @@ mod tests {
         write_png(&dir.path().join("a.png"), [200, 40, 10]);
         write_png(&dir.path().join("b.png"), [0, 0, 0]);
         write_png(&dir.path().join("c.png"), [9, 9, 9]);
-        let got = decode(dir.path(), 2).unwrap();
+        assert_eq!(pick(10, 4, true), vec![0, 2, 5, 7]);
+        assert_eq!(pick(3, 4, false), vec![0, 1, 2]);
+        let got = decode(dir.path(), 2, false).unwrap();
         assert_eq!(got.len(), 2);
         assert!(got[1].0.ends_with("b.png"));
         let cfg = VitConfig::custom(16, 1, 2, 8, 4);
@@ -131,11 +144,11 @@ mod tests {
     #[test]
     fn empty_folders_and_unreadable_images_are_one_line_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let e = decode(dir.path(), 4).unwrap_err().one_line();
+        let e = decode(dir.path(), 4, false).unwrap_err().one_line();
         assert!(e.contains("no .jpg/.jpeg/.png"), "{e}");
         std::fs::write(dir.path().join("bad.png"), b"not a png").unwrap();
-        let e = decode(dir.path(), 4).unwrap_err().one_line();
+        let e = decode(dir.path(), 4, false).unwrap_err().one_line();
         assert!(e.contains("bad.png") && !e.contains('\n'), "{e}");
-        assert!(decode(dir.path(), 0).is_err());
+        assert!(decode(dir.path(), 0, false).is_err());
     }
 }

@@ -42,7 +42,7 @@ fn start(c: &ShowCommon, cfg: &jepa_models::vit::VitConfig) -> CliResult<ShowIma
     if c.tile < 8 {
         return Err(CliError::Usage("--tile must be >= 8 pixels".into()));
     }
-    images::prepare(images::decode(&c.images, c.count)?, cfg)
+    images::prepare(images::decode(&c.images, c.count, c.spread)?, cfg)
 }
 
 /// Sets up the compute flags and checks `--out`, before anything is loaded.
@@ -134,7 +134,7 @@ fn run_features(a: &FeaturesArgs) -> CliResult<()> {
     if let Some(r) = &random {
         encoders.push((RANDOM_LABEL.to_string(), r));
     }
-    let summaries = draw_features(&encoders, &shown, c.tile, &c.out)?;
+    let summaries = draw_features(&encoders, &shown, a.centre_positions, c.tile, &c.out)?;
     for s in &summaries {
         let e = s.explained;
         eprintln!(

@@ -30,18 +30,29 @@ pub struct Rgb {
 }
 
 impl Picture {
-    /// A white grid of `rows × cols` tiles of `tile` px under a header of `header_lines` lines.
-    pub fn grid(rows: usize, cols: usize, tile: u32, header_lines: usize) -> Picture {
-        let header = (line_height(SMALL) as u32 + 2) * header_lines as u32 + GAP;
+    /// A white grid of `rows × cols` tiles of `tile` px under `captions` (each wrapped to the
+    /// picture's width) and a line of column titles.
+    pub fn new(rows: usize, cols: usize, tile: u32, captions: &[String]) -> Picture {
         let width = cols as u32 * (tile + GAP) + GAP;
+        let lines: Vec<String> = captions
+            .iter()
+            .flat_map(|c| wrap(c, i64::from(width - 2 * GAP)))
+            .collect();
+        let lh = line_height(SMALL) as u32 + 2;
+        let header = lh * (lines.len() as u32 + 1) + GAP;
         let height = header + rows as u32 * (tile + GAP);
-        Picture {
+        let mut pic = Picture {
             width,
             height,
             buf: vec![255; (width * height * 3) as usize],
             tile,
             header,
+        };
+        for (i, line) in lines.iter().enumerate() {
+            let y = i64::from(lh) * i as i64 + 2;
+            pic.canvas().text(i64::from(GAP), y, line, SMALL, INK);
         }
+        pic
     }
 
     fn canvas(&mut self) -> Canvas<'_> {
@@ -50,12 +61,6 @@ impl Picture {
             width: self.width,
             height: self.height,
         }
-    }
-
-    /// Header line `line` (0-based), left-aligned.
-    pub fn caption(&mut self, line: usize, text: &str) {
-        let y = (line_height(SMALL) + 2) * line as i64 + 2;
-        self.canvas().text(i64::from(GAP), y, text, SMALL, INK);
     }
 
     /// A column title on the last header line, centred over column `col` (shrunk to fit).
@@ -124,6 +129,27 @@ impl Picture {
             })?;
         write_bytes(path, &png)
     }
+}
+
+/// `text` broken at spaces into lines at most `width` px wide at the caption size (a word
+/// longer than the width gets a line of its own).
+pub fn wrap(text: &str, width: i64) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let candidate = if line.is_empty() {
+            word.to_string()
+        } else {
+            format!("{line} {word}")
+        };
+        if text_width(&candidate, SMALL) > width && !line.is_empty() {
+            lines.push(std::mem::replace(&mut line, word.to_string()));
+        } else {
+            line = candidate;
+        }
+    }
+    lines.push(line);
+    lines
 }
 
 /// Bilinear sample of a `[grid × grid]` scalar map at `(u, v)` in `[0, 1)`, pixel centres at
@@ -203,14 +229,25 @@ mod tests {
     }
 
     #[test]
+    fn captions_wrap_at_spaces_within_the_width() {
+        assert_eq!(wrap("a b c", 1000), vec!["a b c"]);
+        let lines = wrap("one two three four five six seven", 80);
+        assert!(lines.len() > 2, "{lines:?}");
+        assert!(lines.iter().all(|l| text_width(l, SMALL) <= 80), "{lines:?}");
+        assert_eq!(lines.join(" "), "one two three four five six seven");
+    }
+
+    #[test]
     fn a_grid_saves_as_a_png_of_its_size() {
         let dir = tempfile::tempdir().unwrap();
-        let mut p = Picture::grid(2, 3, 32, 2);
+        let captions = ["a caption long enough to need three lines at this width".to_string()];
+        let mut p = Picture::new(2, 3, 32, &captions);
+        let one_line = Picture::new(2, 3, 32, &["short".to_string()]);
+        assert!(p.height > one_line.height + 20, "wrapped: {} px", p.height);
         let img = Rgb {
             side: 2,
             data: vec![200; 12],
         };
-        p.caption(0, "caption");
         p.column_title(1, "a title far too long for a tile");
         p.image(0, 0, &img);
         p.heat_over(1, 1, &img, &[0.0, 1.0, 0.5, 0.2], 0.5);

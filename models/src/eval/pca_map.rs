@@ -80,6 +80,28 @@ pub fn pca_rgb(x: &FeatureMatrix) -> Result<PcaColours, EvalError> {
     Ok(PcaColours { rgb, explained })
 }
 
+/// Subtracts from each patch position's features their mean over the `images` images of
+/// `features` (`[images, positions, dim]`, row-major). What is left is what differs between
+/// images at a position; the part every image shares there (with a fixed sin-cos position
+/// embedding, often the largest principal components) is gone.
+pub fn remove_position_mean(features: &mut [f32], images: usize, positions: usize, dim: usize) {
+    if images == 0 || features.len() != images * positions * dim {
+        return;
+    }
+    let row = positions * dim;
+    let mut mean = vec![0.0f64; row];
+    for img in features.chunks(row) {
+        for (m, &v) in mean.iter_mut().zip(img) {
+            *m += f64::from(v);
+        }
+    }
+    for img in features.chunks_mut(row) {
+        for (v, m) in img.iter_mut().zip(&mean) {
+            *v -= (m / images as f64) as f32;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +126,14 @@ mod tests {
         assert!(reds.iter().all(|r| (0.0..=1.0).contains(r)));
         assert!(reds.contains(&0.0) && reds.contains(&1.0));
         assert!(p.explained.iter().sum::<f64>() <= 1.0 + 1e-9);
+    }
+
+    #[test]
+    fn removing_the_position_mean_leaves_only_what_differs_between_images() {
+        // 2 images × 2 positions × 1 dim: position 0 holds 10 and 12, position 1 holds 3, 3.
+        let mut f = vec![10.0, 3.0, 12.0, 3.0];
+        remove_position_mean(&mut f, 2, 2, 1);
+        assert_eq!(f, vec![-1.0, 0.0, 1.0, 0.0]);
     }
 
     #[test]
