@@ -16,11 +16,11 @@ use crate::args::QuickstartArgs;
 use crate::config::{preset_or_err, RunConfig};
 use crate::datasets::{self, Source, Split};
 use crate::error::{CliError, CliResult};
+use crate::plot::eval::PROBE_FILE;
 use crate::probe::{
     eval_config, open_labelled, open_with_holdout, probe_encoder, table, LabelledSet, HOLDOUT_SEED,
     RANDOM_INIT_SEED,
 };
-use crate::plot::eval::PROBE_FILE;
 use crate::{atomic, encoder, pretrain, runtime, train_config};
 
 /// Images the encoder is pretrained on (a stratified subset: a few epochs of the preset's

@@ -27,7 +27,13 @@ fn cifar_dir(root: &Path) -> PathBuf {
         for p in 0..3072u32 {
             let (c, y, x) = (p / 1024, p % 1024 / 32, p % 32);
             let square = (y / 8 == i % 4) && (x / 8 == (i / 4) % 4);
-            let v = if square { 250 } else if c == u32::from(label) { 150 } else { 40 };
+            let v = if square {
+                250
+            } else if c == u32::from(label) {
+                150
+            } else {
+                40
+            };
             batch.push((v + (x * 3 + y * 5 + i) % 20) as u8);
         }
     }
@@ -57,7 +63,16 @@ fn checkpoint(root: &Path, data: &Path) -> PathBuf {
     let out = root.join("run");
     let d = data.display().to_string();
     let (c, o) = (cfg.display().to_string(), out.display().to_string());
-    let r = run(&["pretrain", "--config", &c, "--data", &d, "--out", &o, "--no-progress"]);
+    let r = run(&[
+        "pretrain",
+        "--config",
+        &c,
+        "--data",
+        &d,
+        "--out",
+        &o,
+        "--no-progress",
+    ]);
     assert!(r.status.success(), "{}", stderr(&r));
     out.join("checkpoint.safetensors")
 }
@@ -83,8 +98,18 @@ fn show_attention_and_features_draw_grids_and_refuse_bad_input() {
     let att = out.join("att.png").display().to_string();
     let p = pngs.display().to_string();
     let r = run(&[
-        "show", "attention", "--checkpoint", &ck, "--images", &p, "--out", &att, "--tile",
-        "64", "--per-head", "--random-init",
+        "show",
+        "attention",
+        "--checkpoint",
+        &ck,
+        "--images",
+        &p,
+        "--out",
+        &att,
+        "--tile",
+        "64",
+        "--per-head",
+        "--random-init",
     ]);
     assert!(r.status.success(), "{}", stderr(&r));
     let e = stderr(&r);
@@ -99,15 +124,34 @@ fn show_attention_and_features_draw_grids_and_refuse_bad_input() {
     let feat = out.join("feat.png").display().to_string();
     let d = data.display().to_string();
     let r = run(&[
-        "show", "features", "--checkpoint", &ck, "--images", &d, "--count", "4", "--out",
-        &feat, "--compare", &ck, "--random-init", "--tile", "48",
+        "show",
+        "features",
+        "--checkpoint",
+        &ck,
+        "--images",
+        &d,
+        "--count",
+        "4",
+        "--out",
+        &feat,
+        "--compare",
+        &ck,
+        "--random-init",
+        "--tile",
+        "48",
     ]);
     assert!(r.status.success(), "{}", stderr(&r));
     assert!(stderr(&r).contains("PC 1/2/3 explain"), "{}", stderr(&r));
     let img = image::open(&feat).unwrap().to_rgb8();
-    assert_eq!(img.width(), 4 * (48 + 6) + 6, "input + two checkpoints + random init");
+    assert_eq!(
+        img.width(),
+        4 * (48 + 6) + 6,
+        "input + two checkpoints + random init"
+    );
     // The PCA colours span the RGB cube: some tile pixel is strongly red, green or blue.
-    assert!(img.pixels().any(|p| p.0.iter().filter(|&&c| c > 200).count() == 1));
+    assert!(img
+        .pixels()
+        .any(|p| p.0.iter().filter(|&&c| c > 200).count() == 1));
 
     let empty = t.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
@@ -116,15 +160,32 @@ fn show_attention_and_features_draw_grids_and_refuse_bad_input() {
     std::fs::write(bad.join("x.png"), b"not a png").unwrap();
     let before = files_in(&out);
     let cases: [(&Path, String, &str); 4] = [
-        (&empty, out.join("a.png").display().to_string(), "no .jpg/.jpeg/.png"),
+        (
+            &empty,
+            out.join("a.png").display().to_string(),
+            "no .jpg/.jpeg/.png",
+        ),
         (&bad, out.join("b.png").display().to_string(), "x.png"),
-        (&pngs, out.join("no/such/c.png").display().to_string(), "does not exist"),
+        (
+            &pngs,
+            out.join("no/such/c.png").display().to_string(),
+            "does not exist",
+        ),
         (&pngs, out.join("d.jpg").display().to_string(), "FILE.png"),
     ];
     for (images, dest, needle) in cases {
         for what in ["attention", "features"] {
             let i = images.display().to_string();
-            let r = run(&["show", what, "--checkpoint", &ck, "--images", &i, "--out", &dest]);
+            let r = run(&[
+                "show",
+                what,
+                "--checkpoint",
+                &ck,
+                "--images",
+                &i,
+                "--out",
+                &dest,
+            ]);
             assert_one_line_error(&r, &[needle]);
         }
     }
@@ -148,7 +209,11 @@ fn chromium_check(html: &Path, profile: &Path) -> String {
         const rows=document.querySelectorAll('table.probe tr').length-1;\
         document.body.setAttribute('data-check','images '+ok+'/'+i.length+' probe-rows '+rows);});</script>";
     let checked = html.with_file_name("checked.html");
-    std::fs::write(&checked, page.replace("</body>", &format!("{script}</body>"))).unwrap();
+    std::fs::write(
+        &checked,
+        page.replace("</body>", &format!("{script}</body>")),
+    )
+    .unwrap();
     let o = Command::new("chromium")
         .args([
             "--headless",
@@ -169,31 +234,56 @@ fn chromium_check(html: &Path, profile: &Path) -> String {
     let dom = String::from_utf8_lossy(&o.stdout).into_owned();
     let at = dom.find("data-check=\"").map(|i| i + 12);
     let Some(at) = at else {
-        panic!("no check marker: {}\n{}", String::from_utf8_lossy(&o.stderr), &dom[..dom.len().min(500)]);
+        panic!(
+            "no check marker: {}\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            &dom[..dom.len().min(500)]
+        );
     };
     dom[at..].split('"').next().unwrap().to_string()
 }
 
 #[test]
-#[cfg_attr(no_chromium, ignore = "chromium is not installed (scripts/test.sh installs it)")]
+#[cfg_attr(
+    no_chromium,
+    ignore = "chromium is not installed (scripts/test.sh installs it)"
+)]
 fn quickstart_report_opens_in_chromium_with_every_image_and_the_probe_table() {
     let t = tempfile::tempdir().unwrap();
     let data = cifar_dir(t.path());
     let out = t.path().join("qs");
     let r = run(&[
-        "quickstart", "--data", &data.display().to_string(), "--out", &out.display().to_string(),
-        "--steps", "2", "--no-progress",
+        "quickstart",
+        "--data",
+        &data.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "--steps",
+        "2",
+        "--no-progress",
     ]);
     assert!(r.status.success(), "{}", stderr(&r));
     let html = out.join("report.html");
     let so = String::from_utf8_lossy(&r.stdout);
     assert!(so.contains(&format!("report: {}", html.display())), "{so}");
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(!page.contains("http://") && !page.contains("https://"), "no network fetches");
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no network fetches"
+    );
     let images = page.matches("<img ").count();
     // Curves (loss, lr, EMA; two steps log no RankMe), attention and feature maps.
-    for alt in ["loss.png", "lr.png", "ema.png", "attention.png", "features.png"] {
-        assert!(page.contains(&format!("<img alt=\"{alt}\"")), "{alt} not inlined");
+    for alt in [
+        "loss.png",
+        "lr.png",
+        "ema.png",
+        "attention.png",
+        "features.png",
+    ] {
+        assert!(
+            page.contains(&format!("<img alt=\"{alt}\"")),
+            "{alt} not inlined"
+        );
     }
     let check = chromium_check(&html, &t.path().join("profile"));
     assert_eq!(check, format!("images {images}/{images} probe-rows 2"));
@@ -201,5 +291,8 @@ fn quickstart_report_opens_in_chromium_with_every_image_and_the_probe_table() {
     let broken = page.replacen("base64,", "base64,AAAA", 1);
     std::fs::write(&html, broken).unwrap();
     let check = chromium_check(&html, &t.path().join("profile2"));
-    assert_eq!(check, format!("images {}/{images} probe-rows 2", images - 1));
+    assert_eq!(
+        check,
+        format!("images {}/{images} probe-rows 2", images - 1)
+    );
 }

@@ -121,7 +121,11 @@ fn to_axis(y: f64, log: bool) -> f64 {
 /// Ticks of a log axis spanning `[lo, hi]` in log10 units: every decade, plus 2× and 5× when
 /// the axis spans fewer than three decades. Returned in axis units.
 fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
-    let mults: &[f64] = if hi - lo < 3.0 { &[1.0, 2.0, 5.0] } else { &[1.0] };
+    let mults: &[f64] = if hi - lo < 3.0 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
     let mut v = Vec::new();
     for e in (lo.floor() as i64)..=(hi.ceil() as i64) {
         for m in mults {
@@ -291,7 +295,13 @@ fn label_panel(c: &mut Canvas, panel: &Chart, at: &Placed) {
     let plot_bottom = at.top + i64::from(H - BOTTOM);
     for &(x, px) in &at.xticks {
         let l = tick_label(x, at.steps.0);
-        c.text(px - text_width(&l, SMALL) / 2, plot_bottom + 4, &l, SMALL, INK);
+        c.text(
+            px - text_width(&l, SMALL) / 2,
+            plot_bottom + 4,
+            &l,
+            SMALL,
+            INK,
+        );
     }
     for &(y, py) in &at.yticks {
         let l = if at.log {
@@ -367,8 +377,53 @@ mod tests {
         assert_eq!(img.dimensions(), (W, H));
         let blue = img.pixels().filter(|p| p.0 == PALETTE[0]).count();
         assert!(blue > 200, "line pixels: {blue}");
-        let ink = img.pixels().filter(|p| p.0[0] < 100 && p.0[2] < 100).count();
+        let ink = img
+            .pixels()
+            .filter(|p| p.0[0] < 100 && p.0[2] < 100)
+            .count();
         assert!(ink > 100, "text pixels: {ink}");
+    }
+
+    #[test]
+    fn positive_series_spanning_decades_get_a_log_axis_with_decade_ticks() {
+        let chart =
+            |pts: Vec<(f64, f64)>| (vec![("s".to_string(), pts)], Vec::<(String, f64)>::new());
+        let (decades, none) = chart((0..40).map(|i| (i as f64, 10f64.powi(-(i / 10)))).collect());
+        let c = Chart {
+            title: "t",
+            x_label: "x",
+            series: &decades,
+            levels: &none,
+        };
+        assert!(log_y(&c));
+        let ((_, _), (y0, y1)) = bounds(&c).unwrap();
+        assert!(y0 < -3.0 && y1 > 0.0, "log10 bounds {y0} {y1}");
+        let t = log_ticks(-3.0, 0.0);
+        assert_eq!(t.len(), 4, "one per decade over three decades: {t:?}");
+        assert!(
+            log_ticks(-1.0, 0.0).len() >= 3,
+            "1-2-5 ticks inside one decade"
+        );
+        let (narrow, _) = chart(vec![(0.0, 2.0), (1.0, 3.0)]);
+        let c = Chart {
+            title: "t",
+            x_label: "x",
+            series: &narrow,
+            levels: &none,
+        };
+        assert!(!log_y(&c));
+        let (signed, _) = chart(vec![(0.0, -1.0), (1.0, 1000.0)]);
+        let c = Chart {
+            title: "t",
+            x_label: "x",
+            series: &signed,
+            levels: &none,
+        };
+        assert!(!log_y(&c), "a non-positive value keeps the axis linear");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.png");
+        line_chart(&path, "decades", "step", &decades).unwrap();
+        assert!(image::open(&path).is_ok());
     }
 
     #[test]

@@ -115,7 +115,9 @@ mod tests {
         .unwrap();
         let w = TermWeights::of_run(dir.path());
         assert!(w.known && (w.var - 2.5).abs() < 1e-12 && (w.cov - 0.1).abs() < 1e-12);
-        let m = parse_jsonl("{\"step\":1,\"loss\":3,\"regression\":2,\"inv\":null,\"var\":0.4,\"cov\":10}\n");
+        let m = parse_jsonl(
+            "{\"step\":1,\"loss\":3,\"regression\":2,\"inv\":null,\"var\":0.4,\"cov\":10}\n",
+        );
         let p = loss_panels(&m, &w);
         let titles: Vec<&str> = p.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(titles.len(), 4, "{titles:?}");

@@ -73,7 +73,10 @@ mod tests {
     fn escaping_and_inlined_images() {
         assert_eq!(escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
         let img = png_img(&[0x89, b'P', b'N', b'G'], "x\"y");
-        assert_eq!(img, "<img alt=\"x&quot;y\" src=\"data:image/png;base64,iVBORw==\">");
+        assert_eq!(
+            img,
+            "<img alt=\"x&quot;y\" src=\"data:image/png;base64,iVBORw==\">"
+        );
         let t = table("probe", &["a", "b"], &[vec!["<1>".into(), "2".into()]]);
         assert!(t.contains("<td>&lt;1&gt;</td><td>2</td>"), "{t}");
         let p = page("run <a>", &[("probe".into(), t)]);

@@ -81,7 +81,9 @@ pub fn decode(path: &Path, count: usize, spread: bool) -> CliResult<Vec<(String,
 pub fn prepare(images: Vec<(String, ImageU8)>, cfg: &VitConfig) -> CliResult<ShowImages> {
     let transform = eval_transform(cfg);
     let Transform::Eval(eval) = &transform else {
-        return Err(CliError::Other("no evaluation transform for this encoder".into()));
+        return Err(CliError::Other(
+            "no evaluation transform for this encoder".into(),
+        ));
     };
     let (c, s) = (cfg.in_chans, cfg.img_size);
     let mut data = Vec::with_capacity(images.len() * c * s * s);

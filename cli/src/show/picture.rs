@@ -161,7 +161,10 @@ pub fn bilinear(map: &[f32], grid: usize, u: f32, v: f32) -> f32 {
 /// [`bilinear`] over any `[grid × grid]` grid read through `at(row · grid + col)`.
 fn bilinear_by(grid: usize, u: f32, v: f32, at: impl Fn(usize) -> f32) -> f32 {
     let g = grid as f32;
-    let (x, y) = ((u * g - 0.5).clamp(0.0, g - 1.0), (v * g - 0.5).clamp(0.0, g - 1.0));
+    let (x, y) = (
+        (u * g - 0.5).clamp(0.0, g - 1.0),
+        (v * g - 0.5).clamp(0.0, g - 1.0),
+    );
     let (x0, y0) = (x.floor() as usize, y.floor() as usize);
     let (x1, y1) = ((x0 + 1).min(grid - 1), (y0 + 1).min(grid - 1));
     let (fx, fy) = (x - x0 as f32, y - y0 as f32);
@@ -187,8 +190,16 @@ pub fn colormap(t: f32) -> [u8; 3] {
         (0.85, [0.98, 0.6, 0.05]),
         (1.0, [1.0, 1.0, 0.6]),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
-    let k = STOPS.iter().rposition(|s| s.0 <= t).unwrap_or(0).min(STOPS.len() - 2);
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let k = STOPS
+        .iter()
+        .rposition(|s| s.0 <= t)
+        .unwrap_or(0)
+        .min(STOPS.len() - 2);
     let (a, b) = (STOPS[k], STOPS[k + 1]);
     let f = (t - a.0) / (b.0 - a.0);
     std::array::from_fn(|c| ((a.1[c] * (1.0 - f) + b.1[c] * f) * 255.0).round() as u8)
@@ -233,7 +244,10 @@ mod tests {
         assert_eq!(wrap("a b c", 1000), vec!["a b c"]);
         let lines = wrap("one two three four five six seven", 80);
         assert!(lines.len() > 2, "{lines:?}");
-        assert!(lines.iter().all(|l| text_width(l, SMALL) <= 80), "{lines:?}");
+        assert!(
+            lines.iter().all(|l| text_width(l, SMALL) <= 80),
+            "{lines:?}"
+        );
         assert_eq!(lines.join(" "), "one two three four five six seven");
     }
 

@@ -73,10 +73,7 @@ pub fn attention_entropy(a: &AttentionProbs) -> f64 {
 /// The attention weights of `enc`'s last block for `imgs` `[B, C, S, S]`, recomputed from the
 /// block's input (the previous block's output) and its `norm1` / `attn.qkv` parameters, with
 /// the qkv features laid out `[3][heads][D/heads]` as in the official checkpoints.
-pub fn last_layer_attention(
-    enc: &VisionTransformer,
-    imgs: &Tensor,
-) -> ModelResult<AttentionProbs> {
+pub fn last_layer_attention(enc: &VisionTransformer, imgs: &Tensor) -> ModelResult<AttentionProbs> {
     let _guard = no_grad();
     let cfg = enc.config();
     let last = cfg.depth.checked_sub(1).ok_or_else(|| {
@@ -148,7 +145,9 @@ mod tests {
     }
 
     fn images(b: usize) -> Tensor {
-        let v: Vec<f32> = (0..b * 3 * 8 * 8).map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0).collect();
+        let v: Vec<f32> = (0..b * 3 * 8 * 8)
+            .map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0)
+            .collect();
         Tensor::from_vec(v, [b, 3, 8, 8], Device::Cpu).unwrap()
     }
 

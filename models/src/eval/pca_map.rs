@@ -141,6 +141,9 @@ mod tests {
         let one = FeatureMatrix::new(1, 2, vec![1.0, 2.0]).unwrap();
         assert!(pca_rgb(&one).is_err());
         let nan = FeatureMatrix::new(2, 2, vec![1.0, f32::NAN, 0.0, 1.0]).unwrap();
-        assert!(pca_rgb(&nan).unwrap_err().to_string().contains("non-finite"));
+        assert!(pca_rgb(&nan)
+            .unwrap_err()
+            .to_string()
+            .contains("non-finite"));
     }
 }
