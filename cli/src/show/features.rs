@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use jepa_engine::no_grad;
-use jepa_models::eval::{pca_rgb, remove_position_mean, FeatureMatrix};
+use jepa_models::eval::{image_share, pca_rgb, remove_position_mean, FeatureMatrix};
 use jepa_models::vit::VisionTransformer;
 
 use super::images::ShowImages;
@@ -19,6 +19,9 @@ pub struct FeatureSummary {
     pub label: String,
     /// Fraction of the patch-feature variance along the three components drawn.
     pub explained: [f64; 3],
+    /// Share of the patch-feature variance (as fed to the PCA) that lies between images
+    /// (`jepa_models::eval::image_share`).
+    pub image_share: f64,
 }
 
 /// Draws the PCA maps of `encoders` (label, encoder) for `images` into `out`. With `centred`,
@@ -44,12 +47,14 @@ pub fn draw_features(
         if centred {
             remove_position_mean(&mut values, b, n, d);
         }
+        let share = image_share(&values, b, n, d);
         let x = FeatureMatrix::new(b * n, d, values)
             .map_err(|e| CliError::Other(format!("{label}: {e}")))?;
         let p = pca_rgb(&x).map_err(|e| CliError::Other(format!("{label}: {e}")))?;
         summaries.push(FeatureSummary {
             label: label.clone(),
             explained: p.explained,
+            image_share: share,
         });
         colours.push((n, p.rgb));
     }
@@ -66,6 +71,14 @@ pub fn draw_features(
             if centred { ", each position's mean over the images removed first" } else { "" }
         ),
         format!("Variance explained by PC 1/2/3: {}.", stats.join(" · ")),
+        format!(
+            "Share of the patch-feature variance between images (1 = one feature per image): {}.",
+            summaries
+                .iter()
+                .map(|s| format!("{} {:.2}", s.label, s.image_share))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        ),
     ];
     let mut pic = Picture::new(b, 1 + encoders.len(), tile, &captions);
     pic.column_title(0, "input");

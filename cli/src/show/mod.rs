@@ -138,11 +138,12 @@ fn run_features(a: &FeaturesArgs) -> CliResult<()> {
     for s in &summaries {
         let e = s.explained;
         eprintln!(
-            "jepa: {}: PC 1/2/3 explain {:.1}/{:.1}/{:.1}% of the patch-feature variance",
+            "jepa: {}: PC 1/2/3 explain {:.1}/{:.1}/{:.1}% of the patch-feature variance; share between images {:.3}",
             s.label,
             100.0 * e[0],
             100.0 * e[1],
-            100.0 * e[2]
+            100.0 * e[2],
+            s.image_share
         );
     }
     println!("{}", c.out.display());

@@ -20,7 +20,7 @@ pub use collapse::{feature_std, gram_f64, rankme, RANKME_EPS};
 pub use eigen::{symmetric_eigen, symmetric_eigenvalues, SymmetricEigen};
 pub use features::{extract_features, ExtractConfig, ExtractedFeatures, FeatureEncoder, LAST_N};
 pub use knn::{knn_classify, KnnConfig, KnnResult};
-pub use pca_map::{pca_rgb, remove_position_mean, PcaColours};
+pub use pca_map::{image_share, pca_rgb, remove_position_mean, PcaColours};
 pub use probe::{
     linear_probe, linear_probe_ref, LinearClassifier, ProbeConfig, ProbeResult, ProbeTrainer,
     ProbeTrial, Standardizer,

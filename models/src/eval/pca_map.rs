@@ -102,6 +102,41 @@ pub fn remove_position_mean(features: &mut [f32], images: usize, positions: usiz
     }
 }
 
+/// The share of the patch-feature variance that lies between images: the variance of each
+/// image's mean patch feature (weighted by its patches) over the total variance of all patches
+/// (`features`: `[images, patches, dim]`). 1 when every patch of an image has that image's
+/// feature, 0 when all images have the same mean patch. In a PCA map, a high share shows as one
+/// colour per image, different between images.
+pub fn image_share(features: &[f32], images: usize, patches: usize, dim: usize) -> f64 {
+    if images == 0 || patches == 0 || features.len() != images * patches * dim {
+        return 0.0;
+    }
+    let rows = images * patches;
+    let mut mean = vec![0.0f64; dim];
+    for r in features.chunks(dim) {
+        for (m, &v) in mean.iter_mut().zip(r) {
+            *m += f64::from(v) / rows as f64;
+        }
+    }
+    let (mut total, mut between) = (0.0f64, 0.0f64);
+    for img in features.chunks(patches * dim) {
+        let mut img_mean = vec![0.0f64; dim];
+        for r in img.chunks(dim) {
+            for ((im, &v), m) in img_mean.iter_mut().zip(r).zip(&mean) {
+                let c = f64::from(v) - m;
+                total += c * c;
+                *im += c / patches as f64;
+            }
+        }
+        between += patches as f64 * img_mean.iter().map(|v| v * v).sum::<f64>();
+    }
+    if total > 0.0 {
+        between / total
+    } else {
+        0.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +169,16 @@ mod tests {
         let mut f = vec![10.0, 3.0, 12.0, 3.0];
         remove_position_mean(&mut f, 2, 2, 1);
         assert_eq!(f, vec![-1.0, 0.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn image_share_is_one_for_constant_images_and_zero_for_equal_means() {
+        // 2 images × 2 patches × 1 dim.
+        assert!((image_share(&[1.0, 1.0, 3.0, 3.0], 2, 2, 1) - 1.0).abs() < 1e-12);
+        assert!(image_share(&[1.0, 3.0, 3.0, 1.0], 2, 2, 1).abs() < 1e-12);
+        // Means 1.5 and 2.5 around 2: between 2·(0.25 + 0.25) = 1 of a total of 2.
+        let s = image_share(&[1.0, 2.0, 2.0, 3.0], 2, 2, 1);
+        assert!((s - 0.5).abs() < 1e-12, "{s}");
     }
 
     #[test]
