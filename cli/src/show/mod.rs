@@ -156,3 +156,41 @@ pub fn run(args: &ShowArgs) -> CliResult<()> {
         ShowWhat::Features(a) => run_features(a),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jepa_models::data::ImageU8;
+    use jepa_models::vit::VitConfig;
+
+    /// The library path `jepa report` takes: encoders and images in, pictures and numbers out.
+    #[test]
+    fn pictures_through_the_library_api() {
+        let cfg = VitConfig::custom(32, 2, 2, 16, 4);
+        let a = encoder::random_like(&cfg, 1).unwrap();
+        let b = encoder::random_like(&cfg, 2).unwrap();
+        let images: Vec<(String, ImageU8)> = (0..3u8)
+            .map(|i| {
+                let data = (0..20 * 20 * 3)
+                    .map(|p| (p as u8).wrapping_mul(i + 3))
+                    .collect();
+                (format!("img{i}"), ImageU8::new(20, 20, 3, data).unwrap())
+            })
+            .collect();
+        let shown = images::prepare(images, &cfg).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let encoders = [("a".to_string(), &a), ("b".to_string(), &b)];
+        let att = draw_attention(&encoders, &shown, true, 16, &dir.path().join("a.png")).unwrap();
+        // 0.02-std random weights: q·k ≈ 0, so attention is uniform to a fraction of a percent.
+        for s in &att {
+            assert!(s.entropy > 0.99 && s.peak < 1.1, "{s:?}");
+        }
+        let feat = draw_features(&encoders, &shown, true, 16, &dir.path().join("f.png")).unwrap();
+        assert_eq!(feat.len(), 2);
+        for s in &feat {
+            assert!(s.explained[0] >= s.explained[1] && (0.0..=1.0).contains(&s.image_share));
+        }
+        let png = image::open(dir.path().join("f.png")).unwrap();
+        assert_eq!(png.width(), 3 * (16 + 6) + 6, "input and two encoders");
+    }
+}
