@@ -20,22 +20,10 @@ const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
 /// The five CIFAR-10 training batches (here 5 × 30 images) of 3 classes told apart by which
 /// colour channel is bright.
 fn cifar_dir(root: &Path) -> PathBuf {
-    let dir = root.join("cifar");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut batch = Vec::new();
-    for i in 0..30u32 {
-        let label = (i % 3) as u8;
-        batch.push(label);
-        for p in 0..3072u32 {
-            let bright = p / 1024 == u32::from(label);
-            let base = if bright { 200 } else { 50 };
-            batch.push((base + (p * 5 + i * 11) % 30) as u8);
-        }
-    }
-    for i in 1..=5 {
-        std::fs::write(dir.join(format!("data_batch_{i}.bin")), &batch).unwrap();
-    }
-    dir
+    common::cifar_dir(root, 30, |i, p| {
+        let base = if p / 1024 == i % 3 { 200 } else { 50 };
+        (base + (p * 5 + i * 11) % 30) as u8
+    })
 }
 
 fn assert_png(path: &Path) {

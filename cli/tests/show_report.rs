@@ -18,29 +18,16 @@ const CONFIG: &str = "preset = \"quickstart\"\n\
 /// 60 CIFAR-10 binary rows of 3 classes told apart by which colour channel is bright, with a
 /// bright square whose place depends on the row (something for the maps to find).
 fn cifar_dir(root: &Path) -> PathBuf {
-    let dir = root.join("cifar");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut batch = Vec::new();
-    for i in 0..60u32 {
-        let label = (i % 3) as u8;
-        batch.push(label);
-        for p in 0..3072u32 {
-            let (c, y, x) = (p / 1024, p % 1024 / 32, p % 32);
-            let square = (y / 8 == i % 4) && (x / 8 == (i / 4) % 4);
-            let v = if square {
-                250
-            } else if c == u32::from(label) {
-                150
-            } else {
-                40
-            };
-            batch.push((v + (x * 3 + y * 5 + i) % 20) as u8);
-        }
-    }
-    for i in 1..=5 {
-        std::fs::write(dir.join(format!("data_batch_{i}.bin")), &batch).unwrap();
-    }
-    dir
+    common::cifar_dir(root, 60, |i, p| {
+        let (c, y, x) = (p / 1024, p % 1024 / 32, p % 32);
+        let square = (y / 8 == i % 4) && (x / 8 == (i / 4) % 4);
+        let v = match (square, c == i % 3) {
+            (true, _) => 250,
+            (false, true) => 150,
+            (false, false) => 40,
+        };
+        (v + (x * 3 + y * 5 + i) % 20) as u8
+    })
 }
 
 fn folder_of_pngs(root: &Path, n: u32) -> PathBuf {

@@ -27,3 +27,23 @@ pub fn assert_one_line_error(o: &Output, needles: &[&str]) {
         assert!(e.contains(n), "{e} lacks {n}");
     }
 }
+
+/// `ROOT/cifar` holding the five CIFAR-10 training batch files, each the same `rows` images
+/// of label `i % 3`, with byte `p` (channel-major, 3 × 32 × 32) of image `i` = `pixel(i, p)`.
+pub fn cifar_dir(
+    root: &std::path::Path,
+    rows: u32,
+    pixel: impl Fn(u32, u32) -> u8,
+) -> std::path::PathBuf {
+    let dir = root.join("cifar");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut batch = Vec::new();
+    for i in 0..rows {
+        batch.push((i % 3) as u8);
+        batch.extend((0..3072u32).map(|p| pixel(i, p)));
+    }
+    for i in 1..=5 {
+        std::fs::write(dir.join(format!("data_batch_{i}.bin")), &batch).unwrap();
+    }
+    dir
+}
