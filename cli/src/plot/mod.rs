@@ -3,6 +3,7 @@
 //! and probe accuracy over training time from its `eval.jsonl`, in `RUN_DIR/plots/`.
 //! `jepa plot --compare RUN_DIR... --out FILE.png` puts several runs' probe curves side by side.
 
+pub mod axis;
 pub mod draw;
 pub mod eval;
 pub mod loss;
