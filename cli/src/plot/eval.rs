@@ -70,6 +70,9 @@ fn curve(points: &[EvalPoint], value: fn(&EvalPoint) -> Option<f64>) -> Vec<(f64
         .collect()
 }
 
+/// One accuracy of an evaluation, when it was measured.
+type Accuracy = fn(&EvalPoint) -> Option<f64>;
+
 /// The final probe table of a run (`jepa quickstart` writes it: one JSON line per encoder,
 /// the pretrained one and `random-init`).
 pub const PROBE_FILE: &str = "probe.jsonl";
@@ -93,8 +96,8 @@ pub fn probe_plot(dir: &Path, out: &Path) -> CliResult<Option<PathBuf>> {
         return Ok(None);
     };
     let levels = baselines_from_probe_json(&dir.join(PROBE_FILE)).unwrap_or_default();
-    let series = |x: fn(&EvalPoint, f64) -> f64, batch: f64| -> Vec<(String, Vec<(f64, f64)>)> {
-        let value: [(&str, fn(&EvalPoint) -> Option<f64>); 2] =
+    let series = |x: fn(&EvalPoint, f64) -> f64, batch: f64| -> Vec<draw::Series> {
+        let value: [(&str, Accuracy); 2] =
             [("linear (last layer)", |p| p.linear), ("kNN", |p| p.knn)];
         value
             .into_iter()
