@@ -62,6 +62,7 @@ fn draw_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> CliError + '_ {
 pub type Series = (String, Vec<(f64, f64)>);
 
 /// One panel: named series of `(x, y)` points and named horizontal reference levels (dashed).
+#[derive(Clone)]
 pub struct Chart<'a> {
     pub title: &'a str,
     pub x_label: &'a str,
@@ -71,6 +72,7 @@ pub struct Chart<'a> {
 
 /// Where the plotted part of a panel landed, for the text layer.
 struct Placed {
+    left: i64,
     top: i64,
     xticks: Vec<(f64, i64)>,
     yticks: Vec<(f64, i64)>,
@@ -96,7 +98,16 @@ pub fn line_chart(
 
 /// Draws `panels` one above the other (each `W × H`) and writes the PNG to `path`.
 pub fn charts(path: &Path, panels: &[Chart]) -> CliResult<()> {
-    let n = u32::try_from(panels.len().max(1)).unwrap_or(1);
+    charts_in_columns(path, panels, 1)
+}
+
+/// Draws `panels` row by row in `cols` columns (each `W × H`) and writes the PNG to `path`.
+pub fn charts_in_columns(path: &Path, panels: &[Chart], cols: usize) -> CliResult<()> {
+    let cols = cols.clamp(1, panels.len().max(1)) as u32;
+    let n = u32::try_from(panels.len().max(1))
+        .unwrap_or(1)
+        .div_ceil(cols);
+    let width = W * cols;
     let mut ranges = Vec::with_capacity(panels.len());
     for p in panels {
         ranges.push(bounds(p).ok_or_else(|| {
@@ -107,21 +118,22 @@ pub fn charts(path: &Path, panels: &[Chart]) -> CliResult<()> {
             ))
         })?);
     }
-    let mut buf = vec![255u8; (W * H * n * 3) as usize];
+    let mut buf = vec![255u8; (width * H * n * 3) as usize];
     let err = draw_err(path);
     let mut placed = Vec::with_capacity(panels.len());
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (W, H * n)).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut buf, (width, H * n)).into_drawing_area();
         for (i, (panel, range)) in panels.iter().zip(&ranges).enumerate() {
-            let top = i64::from(H) * i as i64;
-            let area = root.clone().shrink((0, H * i as u32), (W, H));
-            placed.push(plot_panel(&area, panel, *range, top).map_err(&err)?);
+            let (col, row) = (i as u32 % cols, i as u32 / cols);
+            let area = root.clone().shrink((W * col, H * row), (W, H));
+            let corner = (i64::from(W * col), i64::from(H * row));
+            placed.push(plot_panel(&area, panel, *range, corner).map_err(&err)?);
         }
         root.present().map_err(draw_err(path))?;
     }
     let mut c = Canvas {
         buf: &mut buf,
-        width: W,
+        width,
         height: H * n,
     };
     for (panel, at) in panels.iter().zip(&placed) {
@@ -129,7 +141,7 @@ pub fn charts(path: &Path, panels: &[Chart]) -> CliResult<()> {
     }
     let mut png = Vec::new();
     PngEncoder::new(&mut png)
-        .write_image(&buf, W, H * n, ExtendedColorType::Rgb8)
+        .write_image(&buf, width, H * n, ExtendedColorType::Rgb8)
         .map_err(|e| CliError::Other(format!("{}: PNG encoding failed: {e}", path.display())))?;
     write_bytes(path, &png)
 }
@@ -141,7 +153,7 @@ fn plot_panel(
     area: &Area,
     panel: &Chart,
     ((x0, x1), (y0, y1)): ((f64, f64), (f64, f64)),
-    top: i64,
+    (left, top): (i64, i64),
 ) -> Result<Placed, Box<dyn std::error::Error>> {
     let log = log_y(panel);
     let (xt, xstep) = ticks(x0, x1, 6);
@@ -184,6 +196,7 @@ fn plot_panel(
     let px = |x: f64| i64::from(chart.backend_coord(&(x, y0)).0);
     let py = |y: f64| i64::from(chart.backend_coord(&(x0, y)).1);
     Ok(Placed {
+        left,
         top,
         xticks: xt.iter().map(|&x| (x, px(x))).collect(),
         yticks: yt.iter().map(|&y| (y, py(y))).collect(),
@@ -206,7 +219,7 @@ fn label_panel(c: &mut Canvas, panel: &Chart, at: &Placed) {
         title.to_string()
     };
     c.text(
-        (i64::from(W) - text_width(&title, LARGE)) / 2,
+        at.left + (i64::from(W) - text_width(&title, LARGE)) / 2,
         at.top + 10,
         &title,
         LARGE,
@@ -230,11 +243,12 @@ fn label_panel(c: &mut Canvas, panel: &Chart, at: &Placed) {
         } else {
             tick_label(y, at.steps.1)
         };
-        let x = i64::from(LEFT) - 6 - text_width(&l, SMALL);
+        let x = at.left + i64::from(LEFT) - 6 - text_width(&l, SMALL);
         c.text(x, py - 9, &l, SMALL, INK);
     }
     let x_label = panel.x_label;
-    let xl_x = i64::from(LEFT) + (i64::from(W - LEFT - RIGHT) - text_width(x_label, SMALL)) / 2;
+    let xl_x =
+        at.left + i64::from(LEFT) + (i64::from(W - LEFT - RIGHT) - text_width(x_label, SMALL)) / 2;
     c.text(xl_x, plot_bottom + 22, x_label, SMALL, INK);
     let names = panel.series.iter().map(|s| (s.0.as_str(), false));
     let names: Vec<(&str, bool)> = names
@@ -244,7 +258,7 @@ fn label_panel(c: &mut Canvas, panel: &Chart, at: &Placed) {
         for (i, (name, dashed)) in names.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             let y = at.top + i64::from(TOP) + 8 + 20 * i as i64;
-            let x = i64::from(W - RIGHT) - 12 - text_width(name, SMALL) - 34;
+            let x = at.left + i64::from(W - RIGHT) - 12 - text_width(name, SMALL) - 34;
             legend_mark(c, x, y + 9, color, *dashed);
             c.text(x + 34, y, name, SMALL, INK);
         }
@@ -284,6 +298,32 @@ mod tests {
             .filter(|p| p.0[0] < 100 && p.0[2] < 100)
             .count();
         assert!(ink > 100, "text pixels: {ink}");
+    }
+
+    #[test]
+    fn panels_in_two_columns_fill_rows_left_to_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grid.png");
+        let s: Vec<Series> = vec![("a".into(), vec![(0.0, 1.0), (1.0, 2.0)])];
+        let panel = Chart {
+            title: "t",
+            x_label: "step",
+            series: &s,
+            levels: &[],
+        };
+        let three = [panel.clone(), panel.clone(), panel];
+        charts_in_columns(&path, &three, 2).unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (2 * W, 2 * H));
+        // The empty fourth cell stays blank; the third panel's line is drawn.
+        let blue_in = |x0: u32, y0: u32| {
+            (x0..x0 + W)
+                .flat_map(|x| (y0..y0 + H).map(move |y| (x, y)))
+                .filter(|&(x, y)| img.get_pixel(x, y).0 == PALETTE[0])
+                .count()
+        };
+        assert_eq!(blue_in(W, H), 0);
+        assert!(blue_in(0, H) > 100 && blue_in(W, 0) > 100);
     }
 
     #[test]

@@ -47,7 +47,9 @@ pub fn plot_run(dir: &Path) -> CliResult<Vec<PathBuf>> {
     let panels = loss::loss_panels(&m, &loss::TermWeights::of_run(dir));
     if !panels.is_empty() {
         let p = out.join("loss.png");
-        draw::charts(&p, &loss::charts(&panels))?;
+        // Two columns once there are terms besides the total: the page stays short.
+        let cols = if panels.len() > 2 { 2 } else { 1 };
+        draw::charts_in_columns(&p, &loss::charts(&panels), cols)?;
         written.push(p);
     }
     for (stem, title, keys) in CHARTS {

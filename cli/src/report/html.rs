@@ -51,6 +51,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
 td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}\
 img{max-width:100%;display:block;margin:.6em 0;border:1px solid #eee}\
 .curves img{display:inline-block;width:49%;vertical-align:top;margin-right:1%}\
+.curves img[alt=\"loss.png\"]{width:99%}\
 pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}.note{color:#666}";
 
 /// The whole page: `title` and `(heading, body html)` sections.
