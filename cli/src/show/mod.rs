@@ -53,15 +53,18 @@ fn setup(c: &ShowCommon) -> CliResult<()> {
     check_png_out(&c.out)
 }
 
-/// The target and context encoders of `path` (a bare encoder file has only one: `None`).
+/// The target and context encoders of `path`; `None` for the context encoder of a file that
+/// holds one encoder only (a bare state dict, or a target-only export).
 pub fn both_encoders(
     path: &Path,
     heads: Option<usize>,
 ) -> CliResult<(VisionTransformer, Option<VisionTransformer>)> {
     let target = encoder::load(path, Which::Target, heads)?;
-    let context = encoder::load(path, Which::Context, heads)?;
-    // Without prefixed names both loads read the same bare state dict.
-    let context = (!context.prefix.is_empty()).then_some(context.encoder);
+    // Without prefixed names both loads would read the same bare state dict.
+    let context = encoder::load(path, Which::Context, heads)
+        .ok()
+        .filter(|c| !c.prefix.is_empty())
+        .map(|c| c.encoder);
     Ok((target.encoder, context))
 }
 
