@@ -53,7 +53,8 @@ pub fn draw_attention(
         for h in &heads {
             titles.push(match h {
                 None => label.clone(),
-                Some(h) => format!("{label} head {h}"),
+                // Short enough for a tile: "target head 0".
+                Some(h) => format!("{} head {h}", label.split(' ').next().unwrap_or(label)),
             });
         }
         let per_image: Vec<Vec<Vec<f32>>> = (0..b)
