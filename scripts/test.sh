@@ -12,6 +12,14 @@ if [ ! -d /usr/share/datasets/fashion-mnist ]; then
         || { $sudo_ apt-get update -q >/dev/null && $sudo_ apt-get install -y -q dataset-fashion-mnist >/dev/null; }
 fi
 
+# The report test opens report.html in headless Chromium (skipped, visibly, without it).
+if ! command -v chromium >/dev/null 2>&1; then
+    sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
+    $sudo_ apt-get install -y -q chromium >/dev/null 2>&1 \
+        || { $sudo_ apt-get update -q >/dev/null && $sudo_ apt-get install -y -q chromium >/dev/null; } \
+        || echo "scripts/test.sh: chromium could not be installed; the report's browser test will say SKIPPED"
+fi
+
 if [ -x scripts/cuda-env.sh ]; then
     # shellcheck disable=SC1091
     source scripts/cuda-env.sh

@@ -32,6 +32,10 @@ pub enum Command {
     Plot(PlotArgs),
     /// A short pretrain + probe on a built-in default dataset, beside the random-init baseline.
     Quickstart(QuickstartArgs),
+    /// Pictures of what an encoder learned: attention maps, PCA maps of patch features.
+    Show(crate::show::ShowArgs),
+    /// One self-contained RUN_DIR/report.html: config, probe table, curves, pictures.
+    Report(ReportArgs),
 }
 
 /// Options shared by every command that computes.
@@ -295,6 +299,19 @@ pub struct QuickstartArgs {
     /// No progress bar (bars are only drawn on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A run directory written by `jepa pretrain` or `jepa quickstart`.
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    /// Images for the attention and feature maps (default: the first 8 of the run's dataset,
+    /// when it is still there).
+    #[arg(long, value_name = "PATH")]
+    pub images: Option<PathBuf>,
     #[command(flatten)]
     pub compute: ComputeArgs,
 }

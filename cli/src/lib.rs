@@ -19,7 +19,9 @@ pub mod pretrain;
 pub mod probe;
 pub mod progress;
 pub mod quickstart;
+pub mod report;
 pub mod runtime;
+pub mod show;
 pub mod train_config;
 
 use std::ffi::OsString;
@@ -60,6 +62,8 @@ fn dispatch(command: Command) -> CliResult<()> {
         Command::Probe(a) => probe::run(&a),
         Command::Pretrain(a) => pretrain::run(&a),
         Command::Quickstart(a) => quickstart::run(&a),
+        Command::Show(a) => show::run(&a),
+        Command::Report(a) => report::run(&a),
     }
 }
 

@@ -314,6 +314,7 @@ pub fn train_with(
     let mut bar = BarProgress::new(show_bar, cfg.train.log_every);
     let outcome = trainer.run(&mut bar)?;
     drop(bar);
+    crate::report::resources::record(dir);
     Ok(outcome)
 }
 

@@ -16,11 +16,12 @@ use crate::args::QuickstartArgs;
 use crate::config::{preset_or_err, RunConfig};
 use crate::datasets::{self, Source, Split};
 use crate::error::{CliError, CliResult};
+use crate::plot::eval::PROBE_FILE;
 use crate::probe::{
     eval_config, open_labelled, open_with_holdout, probe_encoder, table, LabelledSet, HOLDOUT_SEED,
     RANDOM_INIT_SEED,
 };
-use crate::{encoder, pretrain, runtime, train_config};
+use crate::{atomic, encoder, pretrain, runtime, train_config};
 
 /// Images the encoder is pretrained on (a stratified subset: a few epochs of the preset's
 /// steps, and cheap to hold in memory).
@@ -284,6 +285,10 @@ fn report(
     );
     print!("{}", table(&reports));
     println!("chance: {:.2}%", 100.0 / classes.max(1) as f64);
+    let lines: String = reports.iter().map(|r| r.to_json_line() + "\n").collect();
+    atomic::write_bytes(&dir.join(PROBE_FILE), lines.as_bytes())?;
+    let page = crate::report::write_report(dir, None)?;
+    println!("report: {}", page.display());
     println!(
         "run directory: {} (metrics, checkpoint, plots); next: jepa probe --checkpoint {} --train DIR --test DIR --random-init",
         dir.display(),

@@ -3,8 +3,11 @@
 //! collapse.png, `plot --compare` draws the runs side by side with baseline levels, and the
 //! misuses fail with one line.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use common::{assert_one_line_error, run, stderr};
 
 const CONFIG: &str = "preset = \"quickstart\"\n\
 [model]\ndepth = 1\npred_depth = 1\n\
@@ -14,37 +17,13 @@ const CONFIG: &str = "preset = \"quickstart\"\n\
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jepa"))
-        .env("RAYON_NUM_THREADS", "2")
-        .args(args)
-        .output()
-        .expect("run jepa")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// The five CIFAR-10 training batches (here 5 × 30 images) of 3 classes told apart by which
 /// colour channel is bright.
 fn cifar_dir(root: &Path) -> PathBuf {
-    let dir = root.join("cifar");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut batch = Vec::new();
-    for i in 0..30u32 {
-        let label = (i % 3) as u8;
-        batch.push(label);
-        for p in 0..3072u32 {
-            let bright = p / 1024 == u32::from(label);
-            let base = if bright { 200 } else { 50 };
-            batch.push((base + (p * 5 + i * 11) % 30) as u8);
-        }
-    }
-    for i in 1..=5 {
-        std::fs::write(dir.join(format!("data_batch_{i}.bin")), &batch).unwrap();
-    }
-    dir
+    common::cifar_dir(root, 30, |i, p| {
+        let base = if p / 1024 == i % 3 { 200 } else { 50 };
+        (base + (p * 5 + i * 11) % 30) as u8
+    })
 }
 
 fn assert_png(path: &Path) {
@@ -58,17 +37,6 @@ fn eval_lines(run_dir: &Path) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
-}
-
-/// One stderr line starting `jepa: ` that mentions every needle, and a failing exit status.
-fn assert_one_line_error(o: &Output, needles: &[&str]) {
-    let e = stderr(o);
-    assert!(!o.status.success(), "{e}");
-    assert_eq!(e.lines().count(), 1, "{e}");
-    assert!(e.starts_with("jepa: ") && !e.contains("panicked"), "{e}");
-    for n in needles {
-        assert!(e.contains(n), "{e} lacks {n}");
-    }
 }
 
 #[test]

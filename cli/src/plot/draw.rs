@@ -1,6 +1,7 @@
 //! One line chart as a PNG: plotters draws grid, frame and lines into an RGB buffer (bitmap
-//! backend only), our font8x8 text layer adds title, tick labels and legend, and the `image`
-//! crate encodes the PNG, written atomically.
+//! backend only), our anti-aliased text layer adds title, tick labels and legend, and the
+//! `image` crate encodes the PNG, written atomically. A panel whose values are all positive
+//! and span decades is drawn on a log axis (see [`super::axis`]).
 
 use std::path::Path;
 
@@ -8,7 +9,8 @@ use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 use plotters::prelude::*;
 
-use super::text::{text_width, Canvas};
+use super::axis::{log_ticks, log_y, tick_label, ticks, to_axis};
+use super::text::{text_width, Canvas, LARGE, SMALL};
 use crate::atomic::write_bytes;
 use crate::error::{CliError, CliResult};
 
@@ -26,41 +28,9 @@ const PALETTE: [[u8; 3]; 5] = [
     [255, 127, 14],
 ];
 const INK: [u8; 3] = [20, 20, 20];
-
-/// "Nice" tick positions (1, 2, 5 × 10^k spacing) covering `[lo, hi]`, about `target` of them.
-pub fn ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
-    let span = (hi - lo).abs().max(f64::MIN_POSITIVE);
-    let raw = span / target.max(1) as f64;
-    let mag = 10f64.powf(raw.log10().floor());
-    // The finest 1-2-5 spacing giving at most `target + 2` intervals: more labels than a strict
-    // ceiling on `target` would give, never crowded.
-    let step = [0.5, 1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * mag)
-        .find(|s| span / s <= (target + 2) as f64)
-        .unwrap_or(10.0 * mag);
-    let first = (lo / step).ceil() as i64;
-    let last = (hi / step).floor() as i64;
-    let v = (first..=last).map(|i| i as f64 * step).collect();
-    (v, step)
-}
-
-/// Tick label: plain decimals at the precision the spacing needs, scientific when tiny or huge.
-pub fn tick_label(v: f64, step: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-2..1e5).contains(&a) {
-        return format!("{v:.1e}");
-    }
-    let decimals = (-step.log10().floor()).max(0.0) as usize;
-    format!("{v:.decimals$}")
-}
-
 /// Finite min/max of every series and reference level, padded by 5 % (or ±1 / ±5 % of the
 /// value when flat).
-fn bounds(chart: &Chart) -> Option<((f64, f64), (f64, f64))> {
+pub(super) fn bounds(chart: &Chart) -> Option<((f64, f64), (f64, f64))> {
     let pts = || chart.series.iter().flat_map(|(_, v)| v.iter());
     let range = |it: &mut dyn Iterator<Item = f64>| {
         it.filter(|x| x.is_finite())
@@ -69,7 +39,8 @@ fn bounds(chart: &Chart) -> Option<((f64, f64), (f64, f64))> {
             })
     };
     let (x0, x1) = range(&mut pts().map(|p| p.0))?;
-    let (y0, y1) = range(&mut pts().map(|p| p.1).chain(chart.levels.iter().map(|l| l.1)))?;
+    let ys = || pts().map(|p| p.1).chain(chart.levels.iter().map(|l| l.1));
+    let (y0, y1) = range(&mut ys().map(|y| to_axis(y, log_y(chart))))?;
     let pad = |lo: f64, hi: f64| {
         if hi > lo {
             let d = 0.05 * (hi - lo);
@@ -91,6 +62,7 @@ fn draw_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> CliError + '_ {
 pub type Series = (String, Vec<(f64, f64)>);
 
 /// One panel: named series of `(x, y)` points and named horizontal reference levels (dashed).
+#[derive(Clone)]
 pub struct Chart<'a> {
     pub title: &'a str,
     pub x_label: &'a str,
@@ -100,10 +72,12 @@ pub struct Chart<'a> {
 
 /// Where the plotted part of a panel landed, for the text layer.
 struct Placed {
+    left: i64,
     top: i64,
     xticks: Vec<(f64, i64)>,
     yticks: Vec<(f64, i64)>,
     steps: (f64, f64),
+    log: bool,
 }
 
 /// Draws `series` (name, points) against `x_label` and writes the PNG to `path`.
@@ -124,7 +98,16 @@ pub fn line_chart(
 
 /// Draws `panels` one above the other (each `W × H`) and writes the PNG to `path`.
 pub fn charts(path: &Path, panels: &[Chart]) -> CliResult<()> {
-    let n = u32::try_from(panels.len().max(1)).unwrap_or(1);
+    charts_in_columns(path, panels, 1)
+}
+
+/// Draws `panels` row by row in `cols` columns (each `W × H`) and writes the PNG to `path`.
+pub fn charts_in_columns(path: &Path, panels: &[Chart], cols: usize) -> CliResult<()> {
+    let cols = cols.clamp(1, panels.len().max(1)) as u32;
+    let n = u32::try_from(panels.len().max(1))
+        .unwrap_or(1)
+        .div_ceil(cols);
+    let width = W * cols;
     let mut ranges = Vec::with_capacity(panels.len());
     for p in panels {
         ranges.push(bounds(p).ok_or_else(|| {
@@ -135,21 +118,22 @@ pub fn charts(path: &Path, panels: &[Chart]) -> CliResult<()> {
             ))
         })?);
     }
-    let mut buf = vec![255u8; (W * H * n * 3) as usize];
+    let mut buf = vec![255u8; (width * H * n * 3) as usize];
     let err = draw_err(path);
     let mut placed = Vec::with_capacity(panels.len());
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (W, H * n)).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut buf, (width, H * n)).into_drawing_area();
         for (i, (panel, range)) in panels.iter().zip(&ranges).enumerate() {
-            let top = i64::from(H) * i as i64;
-            let area = root.clone().shrink((0, H * i as u32), (W, H));
-            placed.push(plot_panel(&area, panel, *range, top).map_err(&err)?);
+            let (col, row) = (i as u32 % cols, i as u32 / cols);
+            let area = root.clone().shrink((W * col, H * row), (W, H));
+            let corner = (i64::from(W * col), i64::from(H * row));
+            placed.push(plot_panel(&area, panel, *range, corner).map_err(&err)?);
         }
         root.present().map_err(draw_err(path))?;
     }
     let mut c = Canvas {
         buf: &mut buf,
-        width: W,
+        width,
         height: H * n,
     };
     for (panel, at) in panels.iter().zip(&placed) {
@@ -157,7 +141,7 @@ pub fn charts(path: &Path, panels: &[Chart]) -> CliResult<()> {
     }
     let mut png = Vec::new();
     PngEncoder::new(&mut png)
-        .write_image(&buf, W, H * n, ExtendedColorType::Rgb8)
+        .write_image(&buf, width, H * n, ExtendedColorType::Rgb8)
         .map_err(|e| CliError::Other(format!("{}: PNG encoding failed: {e}", path.display())))?;
     write_bytes(path, &png)
 }
@@ -169,10 +153,15 @@ fn plot_panel(
     area: &Area,
     panel: &Chart,
     ((x0, x1), (y0, y1)): ((f64, f64), (f64, f64)),
-    top: i64,
+    (left, top): (i64, i64),
 ) -> Result<Placed, Box<dyn std::error::Error>> {
+    let log = log_y(panel);
     let (xt, xstep) = ticks(x0, x1, 6);
-    let (yt, ystep) = ticks(y0, y1, 6);
+    let (yt, ystep) = if log {
+        (log_ticks(y0, y1), f64::NAN)
+    } else {
+        ticks(y0, y1, 6)
+    };
     let inner = area.margin(TOP, BOTTOM, LEFT, RIGHT);
     let mut chart = ChartBuilder::on(&inner).build_cartesian_2d(x0..x1, y0..y1)?;
     let grid = RGBColor(225, 225, 225);
@@ -188,12 +177,13 @@ fn plot_panel(
     for (i, (_, pts)) in panel.series.iter().enumerate() {
         let finite = pts
             .iter()
-            .copied()
+            .map(|&(x, y)| (x, to_axis(y, log)))
             .filter(|p| p.0.is_finite() && p.1.is_finite());
         chart.draw_series(LineSeries::new(finite, colour(i).stroke_width(2)))?;
     }
     // Dashes of 1/80 of the width, in the colours after the series'.
     for (j, (_, y)) in panel.levels.iter().enumerate() {
+        let y = &to_axis(*y, log);
         let style = colour(panel.series.len() + j).stroke_width(2);
         let dx = (x1 - x0) / 80.0;
         for k in (0..80).step_by(2) {
@@ -206,10 +196,12 @@ fn plot_panel(
     let px = |x: f64| i64::from(chart.backend_coord(&(x, y0)).0);
     let py = |y: f64| i64::from(chart.backend_coord(&(x0, y)).1);
     Ok(Placed {
+        left,
         top,
         xticks: xt.iter().map(|&x| (x, px(x))).collect(),
         yticks: yt.iter().map(|&y| (y, py(y))).collect(),
         steps: (xstep, ystep),
+        log,
     })
 }
 
@@ -221,36 +213,66 @@ fn colour(i: usize) -> RGBColor {
 /// Title, tick labels, axis label and legend of one panel.
 fn label_panel(c: &mut Canvas, panel: &Chart, at: &Placed) {
     let title = panel.title;
+    let title = if at.log {
+        format!("{title} (log scale)")
+    } else {
+        title.to_string()
+    };
     c.text(
-        (i64::from(W) - text_width(title, 2)) / 2,
+        at.left + (i64::from(W) - text_width(&title, LARGE)) / 2,
         at.top + 10,
-        title,
-        2,
+        &title,
+        LARGE,
         INK,
     );
     let plot_bottom = at.top + i64::from(H - BOTTOM);
     for &(x, px) in &at.xticks {
         let l = tick_label(x, at.steps.0);
-        c.text(px - text_width(&l, 1) / 2, plot_bottom + 6, &l, 1, INK);
+        c.text(
+            px - text_width(&l, SMALL) / 2,
+            plot_bottom + 4,
+            &l,
+            SMALL,
+            INK,
+        );
     }
     for &(y, py) in &at.yticks {
-        let l = tick_label(y, at.steps.1);
-        c.text(i64::from(LEFT) - 6 - text_width(&l, 1), py - 4, &l, 1, INK);
+        let l = if at.log {
+            let v = 10f64.powf(y);
+            tick_label(v, 10f64.powf(y.floor()))
+        } else {
+            tick_label(y, at.steps.1)
+        };
+        let x = at.left + i64::from(LEFT) - 6 - text_width(&l, SMALL);
+        c.text(x, py - 9, &l, SMALL, INK);
     }
     let x_label = panel.x_label;
-    let xl_x = i64::from(LEFT) + (i64::from(W - LEFT - RIGHT) - text_width(x_label, 1)) / 2;
-    c.text(xl_x, plot_bottom + 24, x_label, 1, INK);
-    let names = panel.series.iter().map(|s| (s.0.as_str(), "--"));
-    let names: Vec<(&str, &str)> = names
-        .chain(panel.levels.iter().map(|l| (l.0.as_str(), "- -")))
+    let xl_x =
+        at.left + i64::from(LEFT) + (i64::from(W - LEFT - RIGHT) - text_width(x_label, SMALL)) / 2;
+    c.text(xl_x, plot_bottom + 22, x_label, SMALL, INK);
+    let names = panel.series.iter().map(|s| (s.0.as_str(), false));
+    let names: Vec<(&str, bool)> = names
+        .chain(panel.levels.iter().map(|l| (l.0.as_str(), true)))
         .collect();
-    if names.len() > 1 || names.first().is_some_and(|s| s.0 != title) {
-        for (i, (name, mark)) in names.iter().enumerate() {
+    if names.len() > 1 || names.first().is_some_and(|s| s.0 != panel.title) {
+        for (i, (name, dashed)) in names.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
-            let y = at.top + i64::from(TOP) + 8 + 14 * i as i64;
-            let x = i64::from(W - RIGHT) - 12 - text_width(name, 1) - 30;
-            c.text(x, y, mark, 1, color);
-            c.text(x + 30, y, name, 1, INK);
+            let y = at.top + i64::from(TOP) + 8 + 20 * i as i64;
+            let x = at.left + i64::from(W - RIGHT) - 12 - text_width(name, SMALL) - 34;
+            legend_mark(c, x, y + 9, color, *dashed);
+            c.text(x + 34, y, name, SMALL, INK);
+        }
+    }
+}
+
+/// A short solid (or dashed) line of the series colour before a legend entry.
+fn legend_mark(c: &mut Canvas, x: i64, y: i64, rgb: [u8; 3], dashed: bool) {
+    for dx in 0..26 {
+        if dashed && (dx / 5) % 2 == 1 {
+            continue;
+        }
+        for dy in 0..2 {
+            c.blend(x + dx, y + dy, rgb, 1.0);
         }
     }
 }
@@ -258,24 +280,6 @@ fn label_panel(c: &mut Canvas, panel: &Chart, at: &Placed) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ticks_are_nice_and_inside_the_range() {
-        let (t, step) = ticks(0.0, 1000.0, 5);
-        assert_eq!(step, 200.0);
-        assert_eq!(t, vec![0.0, 200.0, 400.0, 600.0, 800.0, 1000.0]);
-        let (t, step) = ticks(0.13, 0.47, 6);
-        assert_eq!(step, 0.05);
-        assert!(t.iter().all(|v| (0.13..=0.47).contains(v)) && t.len() >= 6);
-    }
-
-    #[test]
-    fn labels_pick_precision_or_scientific() {
-        assert_eq!(tick_label(0.25, 0.05), "0.25");
-        assert_eq!(tick_label(400.0, 200.0), "400");
-        assert_eq!(tick_label(0.001, 0.0005), "1.0e-3");
-        assert_eq!(tick_label(0.0, 1.0), "0");
-    }
 
     #[test]
     fn writes_a_png_of_the_right_size_with_coloured_lines() {
@@ -289,8 +293,37 @@ mod tests {
         assert_eq!(img.dimensions(), (W, H));
         let blue = img.pixels().filter(|p| p.0 == PALETTE[0]).count();
         assert!(blue > 200, "line pixels: {blue}");
-        let ink = img.pixels().filter(|p| p.0 == INK).count();
+        let ink = img
+            .pixels()
+            .filter(|p| p.0[0] < 100 && p.0[2] < 100)
+            .count();
         assert!(ink > 100, "text pixels: {ink}");
+    }
+
+    #[test]
+    fn panels_in_two_columns_fill_rows_left_to_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grid.png");
+        let s: Vec<Series> = vec![("a".into(), vec![(0.0, 1.0), (1.0, 2.0)])];
+        let panel = Chart {
+            title: "t",
+            x_label: "step",
+            series: &s,
+            levels: &[],
+        };
+        let three = [panel.clone(), panel.clone(), panel];
+        charts_in_columns(&path, &three, 2).unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (2 * W, 2 * H));
+        // The empty fourth cell stays blank; the third panel's line is drawn.
+        let blue_in = |x0: u32, y0: u32| {
+            (x0..x0 + W)
+                .flat_map(|x| (y0..y0 + H).map(move |y| (x, y)))
+                .filter(|&(x, y)| img.get_pixel(x, y).0 == PALETTE[0])
+                .count()
+        };
+        assert_eq!(blue_in(W, H), 0);
+        assert!(blue_in(0, H) > 100 && blue_in(W, 0) > 100);
     }
 
     #[test]

@@ -70,8 +70,24 @@ fn curve(points: &[EvalPoint], value: fn(&EvalPoint) -> Option<f64>) -> Vec<(f64
         .collect()
 }
 
-/// Draws the run's linear and kNN accuracy against training minutes into `out` (`None` when
-/// the run has no usable `eval.jsonl`).
+/// One accuracy of an evaluation, when it was measured.
+type Accuracy = fn(&EvalPoint) -> Option<f64>;
+
+/// The final probe table of a run (`jepa quickstart` writes it: one JSON line per encoder,
+/// the pretrained one and `random-init`).
+pub const PROBE_FILE: &str = "probe.jsonl";
+
+/// Images per step of the run in `dir`, from its `config.toml` (`[train] batch_size`).
+pub fn batch_size_of(dir: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(dir.join("config.toml")).ok()?;
+    let table = text.parse::<toml::Table>().ok()?;
+    let b = table.get("train")?.get("batch_size")?.as_integer()?;
+    (b > 0).then_some(b as f64)
+}
+
+/// Draws the run's linear and kNN accuracy against images seen (when the batch size is known)
+/// and against training minutes into `out`, with the random-init accuracies of the run's
+/// `probe.jsonl` as dashed levels (`None` when the run has no usable `eval.jsonl`).
 pub fn probe_plot(dir: &Path, out: &Path) -> CliResult<Option<PathBuf>> {
     if !dir.join(EVAL_FILE).is_file() {
         return Ok(None);
@@ -79,19 +95,42 @@ pub fn probe_plot(dir: &Path, out: &Path) -> CliResult<Option<PathBuf>> {
     let Ok(points) = read_eval(dir) else {
         return Ok(None);
     };
-    let series: Vec<(String, Vec<(f64, f64)>)> = [
-        ("linear (last layer)", curve(&points, |p| p.linear)),
-        ("kNN", curve(&points, |p| p.knn)),
-    ]
-    .into_iter()
-    .filter(|(_, c)| !c.is_empty())
-    .map(|(n, c)| (n.to_string(), c))
-    .collect();
-    if series.is_empty() {
+    let levels = baselines_from_probe_json(&dir.join(PROBE_FILE)).unwrap_or_default();
+    let series = |x: fn(&EvalPoint, f64) -> f64, batch: f64| -> Vec<draw::Series> {
+        let value: [(&str, Accuracy); 2] =
+            [("linear (last layer)", |p| p.linear), ("kNN", |p| p.knn)];
+        value
+            .into_iter()
+            .map(|(n, v)| {
+                let c = points.iter().filter_map(|p| Some((x(p, batch), v(p)?)));
+                (n.to_string(), c.collect::<Vec<_>>())
+            })
+            .filter(|(_, c)| !c.is_empty())
+            .collect()
+    };
+    let by_time = series(|p, _| p.minutes, 0.0);
+    if by_time.is_empty() {
         return Ok(None);
     }
+    let by_images = batch_size_of(dir).map(|b| series(|p, b| p.step * b, b));
+    let title = "probe top-1 % (held-out images)";
+    let mut panels = Vec::new();
+    if let Some(s) = &by_images {
+        panels.push(Chart {
+            title,
+            x_label: "images seen in pretraining",
+            series: s,
+            levels: &levels,
+        });
+    }
+    panels.push(Chart {
+        title,
+        x_label: X_LABEL,
+        series: &by_time,
+        levels: &levels,
+    });
     let path = out.join("probe.png");
-    draw::line_chart(&path, "probe top-1 % (held-out images)", X_LABEL, &series)?;
+    draw::charts(&path, &panels)?;
     Ok(Some(path))
 }
 
@@ -156,15 +195,7 @@ fn run_name(dir: &Path) -> String {
 /// minutes, written to `out`; a level goes on the kNN panel when its name mentions kNN. A panel
 /// no run has values for is left out.
 pub fn compare(dirs: &[PathBuf], out: &Path, levels: &[(String, f64)]) -> CliResult<()> {
-    if out
-        .extension()
-        .is_none_or(|e| !e.eq_ignore_ascii_case("png"))
-    {
-        return Err(CliError::Usage(format!(
-            "--out {}: the comparison is a PNG (name it FILE.png)",
-            out.display()
-        )));
-    }
+    super::require_png(out, "comparison")?;
     let mut runs = Vec::with_capacity(dirs.len());
     for d in dirs {
         runs.push((run_name(d), read_eval(d)?));

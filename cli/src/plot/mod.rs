@@ -3,8 +3,10 @@
 //! and probe accuracy over training time from its `eval.jsonl`, in `RUN_DIR/plots/`.
 //! `jepa plot --compare RUN_DIR... --out FILE.png` puts several runs' probe curves side by side.
 
+pub mod axis;
 pub mod draw;
 pub mod eval;
+pub mod loss;
 pub mod metrics;
 pub mod text;
 
@@ -21,23 +23,18 @@ const CHARTS: &[(&str, &str, &[&str])] = &[
     ("rankme", "RankMe", &["rankme"]),
 ];
 
-/// Loss terms logged by the trainer besides the total (`regression` is the JEPA prediction
-/// loss; `inv` / `var` / `cov` the C-JEPA VICReg terms, absent for other methods).
-const LOSS_TERMS: &[&str] = &["regression", "inv", "var", "cov"];
-
-/// The total loss first, then its logged terms and any other `loss*` series; at most five.
-fn loss_series(m: &Metrics) -> Vec<(String, Vec<(f64, f64)>)> {
-    let mut v: Vec<(String, Vec<(f64, f64)>)> = m
-        .series
-        .iter()
-        .filter(|(k, pts)| {
-            (k.starts_with("loss") || LOSS_TERMS.contains(&k.as_str())) && !pts.is_empty()
-        })
-        .map(|(k, pts)| (k.clone(), pts.clone()))
-        .collect();
-    v.sort_by_key(|(k, _)| (k != "loss", k.clone()));
-    v.truncate(5);
-    v
+/// Refuses an `--out` that is not named `*.png`: `what` is drawn as a PNG.
+pub fn require_png(out: &Path, what: &str) -> CliResult<()> {
+    if out
+        .extension()
+        .is_none_or(|e| !e.eq_ignore_ascii_case("png"))
+    {
+        return Err(CliError::Usage(format!(
+            "--out {}: the {what} is a PNG (name it FILE.png)",
+            out.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Draws every chart the metrics support into `dir/plots/` and returns the files written.
@@ -47,10 +44,12 @@ pub fn plot_run(dir: &Path) -> CliResult<Vec<PathBuf>> {
     let out = dir.join("plots");
     std::fs::create_dir_all(&out).map_err(|e| CliError::io(&out, e))?;
     let mut written = Vec::new();
-    let losses = loss_series(&m);
-    if !losses.is_empty() {
+    let panels = loss::loss_panels(&m, &loss::TermWeights::of_run(dir));
+    if !panels.is_empty() {
         let p = out.join("loss.png");
-        draw::line_chart(&p, "loss", "step", &losses)?;
+        // Two columns once there are terms besides the total: the page stays short.
+        let cols = if panels.len() > 2 { 2 } else { 1 };
+        draw::charts_in_columns(&p, &loss::charts(&panels), cols)?;
         written.push(p);
     }
     for (stem, title, keys) in CHARTS {

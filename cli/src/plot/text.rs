@@ -1,7 +1,10 @@
-//! Text for the plots, drawn straight into the RGB buffer from font8x8's public-domain 8×8
-//! glyphs: no system fonts, no font-loading failures on headless machines.
+//! Text for the pictures: glyphs of a TTF compiled into the binary (Ubuntu Light, from egui's
+//! `epaint_default_fonts`), rasterised by ab_glyph with anti-aliasing and blended into the RGB
+//! buffer. No system fonts, so nothing fails on a headless machine without any installed.
 
-use font8x8::{UnicodeFonts, BASIC_FONTS};
+use std::sync::OnceLock;
+
+use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 
 /// An RGB8 image buffer being drawn on.
 pub struct Canvas<'a> {
@@ -10,91 +13,130 @@ pub struct Canvas<'a> {
     pub height: u32,
 }
 
-/// Glyph cell width in pixels at scale 1 (8 px glyph, no extra spacing: the glyphs have their
-/// own right margin).
-pub const CELL: u32 = 8;
+/// Text sizes (pixel height of the em square) used by every picture.
+pub const SMALL: f32 = 15.0;
+pub const LARGE: f32 = 22.0;
+
+fn font() -> &'static FontRef<'static> {
+    static FONT: OnceLock<FontRef<'static>> = OnceLock::new();
+    FONT.get_or_init(|| {
+        // The bytes are a fixed, valid TTF shipped in the crate: failing to parse them is a
+        // build defect, caught by every test that draws text.
+        FontRef::try_from_slice(epaint_default_fonts::UBUNTU_LIGHT)
+            .expect("the embedded Ubuntu Light TTF parses")
+    })
+}
 
 impl Canvas<'_> {
-    fn put(&mut self, x: i64, y: i64, rgb: [u8; 3]) {
+    /// Blends `rgb` over pixel `(x, y)` with opacity `a` in `[0, 1]`; outside pixels are skipped.
+    pub fn blend(&mut self, x: i64, y: i64, rgb: [u8; 3], a: f32) {
         if x < 0 || y < 0 || x >= i64::from(self.width) || y >= i64::from(self.height) {
             return;
         }
         let i = ((y as usize) * self.width as usize + x as usize) * 3;
+        let a = a.clamp(0.0, 1.0);
         if let Some(px) = self.buf.get_mut(i..i + 3) {
-            px.copy_from_slice(&rgb);
+            for (p, c) in px.iter_mut().zip(rgb) {
+                *p = (f32::from(*p) * (1.0 - a) + f32::from(c) * a).round() as u8;
+            }
         }
     }
 
-    /// Draws `text` with its top-left corner at `(x, y)`, each glyph pixel a `scale`² square.
-    /// Characters without a glyph are drawn as `?`.
-    pub fn text(&mut self, x: i64, y: i64, text: &str, scale: u32, rgb: [u8; 3]) {
-        let s = i64::from(scale.max(1));
-        for (i, ch) in text.chars().enumerate() {
-            let glyph = BASIC_FONTS
-                .get(ch)
-                .or_else(|| BASIC_FONTS.get('?'))
-                .unwrap_or([0; 8]);
-            let gx = x + i as i64 * i64::from(CELL) * s;
-            for (row, bits) in glyph.iter().enumerate() {
-                for col in 0..8 {
-                    // font8x8 stores the leftmost pixel in bit 0.
-                    if bits & (1 << col) != 0 {
-                        for dy in 0..s {
-                            for dx in 0..s {
-                                self.put(gx + col * s + dx, y + row as i64 * s + dy, rgb);
-                            }
-                        }
-                    }
-                }
+    /// Draws `text` at `size` px with its top-left corner at `(x, y)`. Characters the font
+    /// lacks are drawn as its missing-glyph box.
+    pub fn text(&mut self, x: i64, y: i64, text: &str, size: f32, rgb: [u8; 3]) {
+        let f = font();
+        let scaled = f.as_scaled(PxScale::from(size));
+        let baseline = y as f32 + scaled.ascent();
+        let mut pen = x as f32;
+        let mut prev = None;
+        for ch in text.chars() {
+            let id = scaled.glyph_id(ch);
+            if let Some(p) = prev {
+                pen += scaled.kern(p, id);
+            }
+            let glyph = id.with_scale_and_position(size, point(pen, baseline));
+            pen += scaled.h_advance(id);
+            prev = Some(id);
+            if let Some(outline) = f.outline_glyph(glyph) {
+                let b = outline.px_bounds();
+                outline.draw(|gx, gy, c| {
+                    let px = b.min.x as i64 + i64::from(gx);
+                    let py = b.min.y as i64 + i64::from(gy);
+                    self.blend(px, py, rgb, c);
+                });
             }
         }
     }
 }
 
-/// Pixel width of `text` at `scale`.
-pub fn text_width(text: &str, scale: u32) -> i64 {
-    (text.chars().count() as u32 * CELL * scale.max(1)) as i64
+/// Pixel width of `text` at `size` px.
+pub fn text_width(text: &str, size: f32) -> i64 {
+    let scaled = font().as_scaled(PxScale::from(size));
+    let mut w = 0.0;
+    let mut prev = None;
+    for ch in text.chars() {
+        let id = scaled.glyph_id(ch);
+        if let Some(p) = prev {
+            w += scaled.kern(p, id);
+        }
+        w += scaled.h_advance(id);
+        prev = Some(id);
+    }
+    w.ceil() as i64
+}
+
+/// Pixel height of a line at `size` px (ascent to descent).
+pub fn line_height(size: f32) -> i64 {
+    let scaled = font().as_scaled(PxScale::from(size));
+    (scaled.ascent() - scaled.descent()).ceil() as i64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn lit(buf: &[u8]) -> usize {
-        buf.chunks(3).filter(|p| p[0] == 0).count()
+    fn inked(buf: &[u8]) -> (usize, usize) {
+        let dark = buf.chunks(3).filter(|p| p[0] < 128).count();
+        let grey = buf.chunks(3).filter(|p| p[0] > 0 && p[0] < 255).count();
+        (dark, grey)
     }
 
     #[test]
-    fn glyphs_are_drawn_inside_their_cell_and_clipped_at_the_border() {
-        let (w, h) = (40u32, 12u32);
+    fn text_is_anti_aliased_and_clipped_at_the_border() {
+        let (w, h) = (120u32, 30u32);
         let mut buf = vec![255u8; (w * h * 3) as usize];
         let mut c = Canvas {
             buf: &mut buf,
             width: w,
             height: h,
         };
-        c.text(0, 0, "1", 1, [0, 0, 0]);
-        let one = lit(&buf);
-        assert!(one > 5, "a `1` has more than five pixels");
+        c.text(2, 2, "loss 1.5", SMALL, [0, 0, 0]);
+        let (dark, grey) = inked(&buf);
+        assert!(dark > 20, "dark pixels: {dark}");
+        // Anti-aliasing: edge pixels between paper and ink.
+        assert!(grey > dark / 4, "grey {grey}, dark {dark}");
         let mut c = Canvas {
             buf: &mut buf,
             width: w,
             height: h,
         };
-        c.text(36, 8, "8888", 2, [0, 0, 0]); // mostly off-canvas: must not panic
-        assert!(lit(&buf) > one);
-        assert_eq!(text_width("abc", 2), 48);
+        c.text(100, 20, "8888", LARGE, [0, 0, 0]); // mostly off-canvas: must not panic
+        assert!(inked(&buf).0 > dark);
     }
 
     #[test]
-    fn space_draws_nothing() {
-        let mut buf = vec![255u8; 8 * 8 * 3];
+    fn widths_grow_with_text_and_size_and_space_draws_nothing() {
+        assert!(text_width("abc", SMALL) > text_width("ab", SMALL));
+        assert!(text_width("abc", LARGE) > text_width("abc", SMALL));
+        assert!(line_height(LARGE) > line_height(SMALL));
+        let mut buf = vec![255u8; 20 * 20 * 3];
         let mut c = Canvas {
             buf: &mut buf,
-            width: 8,
-            height: 8,
+            width: 20,
+            height: 20,
         };
-        c.text(0, 0, " ", 1, [0, 0, 0]);
-        assert_eq!(lit(&buf), 0);
+        c.text(0, 0, " ", SMALL, [0, 0, 0]);
+        assert!(buf.iter().all(|&v| v == 255));
     }
 }

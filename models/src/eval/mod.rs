@@ -4,19 +4,23 @@
 //! Everything after extraction works on plain `[N, D]` feature matrices ([`FeatureMatrix`]), so
 //! the probes can be tested on synthetic features and reused for any encoder.
 
+mod attention_map;
 mod collapse;
 mod eigen;
 mod features;
 mod knn;
+mod pca_map;
 mod probe;
 mod probe_fast;
 mod probe_tape;
 mod report;
 
+pub use attention_map::{attention_entropy, last_layer_attention, AttentionProbs};
 pub use collapse::{feature_std, gram_f64, rankme, RANKME_EPS};
 pub use eigen::{symmetric_eigen, symmetric_eigenvalues, SymmetricEigen};
 pub use features::{extract_features, ExtractConfig, ExtractedFeatures, FeatureEncoder, LAST_N};
 pub use knn::{knn_classify, KnnConfig, KnnResult};
+pub use pca_map::{image_share, pca_rgb, remove_position_mean, PcaColours};
 pub use probe::{
     linear_probe, linear_probe_ref, LinearClassifier, ProbeConfig, ProbeResult, ProbeTrainer,
     ProbeTrial, Standardizer,
