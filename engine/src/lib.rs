@@ -75,7 +75,7 @@ pub use layout::Layout;
 pub use ops::attention::{attention, attention_with_lse};
 pub use ops::gather::RowIndex;
 pub use ops::optim::AdamWStep;
-pub use ops::vit_block::BlockWeights;
+pub use ops::vit_block::{BlockWeights, SavedActivations};
 pub use pool::on_pool;
 pub use shape::Shape;
 pub use tensor::{Tensor, TensorId};

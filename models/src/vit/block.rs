@@ -63,6 +63,7 @@ impl Block {
                 fc2: (g("mlp.fc2.weight")?, g("mlp.fc2.bias")?),
                 heads,
                 eps,
+                saved: Default::default(),
             },
         })
     }

@@ -7,10 +7,12 @@
 //! the backward needs ([`Acts`]); the GELU output is recomputed in backward rather than kept (4
 //! of 16 activation floats per token and width).
 //!
-//! Buffers are plain allocations, freed when the backward has used them. A pool that kept them
-//! across steps (as the earlier hand-written path kept grow-only buffers) was tried: its idle
-//! buffers cannot serve the tape's other allocations, and the step's peak RSS rose from 405 to
-//! 629 MiB (ViT-Tiny/4, batch 64) with no speed-up measurable on a 2-core host.
+//! Buffers are reused, never zero-filled per call (fresh zeroed activations cost a ViT-Tiny step
+//! ~5 % in memset and page faults): each block keeps its own saved activations between steps
+//! ([`Acts`], handed back by its backward), and one shared [`Work`] set serves the backward and
+//! the inference forward of every block, as at most one block runs at a time. A global pool
+//! of buffers was tried instead and dropped: its idle buffers could not serve the tape's other
+//! allocations, and the step's peak RSS rose from 405 to 629 MiB.
 
 use super::rows::{
     add_into, add_rows, bias_gelu, colsum_add, heads_tokens, linear, linear_dw, linear_dx,
@@ -33,8 +35,15 @@ pub(crate) struct P<'a> {
     pub fc2: (&'a [f32], &'a [f32]),
 }
 
-fn zeros(n: usize) -> Vec<f32> {
-    vec![0.0; n]
+/// Grows `v` to at least `n` elements and returns its first `n` (contents unspecified). A
+/// buffer that must grow is freed first and replaced by one with 1/8 headroom: mask sizes vary a
+/// little from batch to batch, and a `Vec` doubling would leave activation-sized holes.
+fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.len() < n {
+        *v = Vec::new();
+        *v = vec![0.0; n + n / 8];
+    }
+    &mut v[..n]
 }
 
 /// Sizes: `rows` sequences of `t` tokens of width `d`.
@@ -61,8 +70,9 @@ impl Dims {
     }
 }
 
-/// Activations the backward needs (the block input itself is kept by the caller).
-#[derive(Debug)]
+/// Activations the backward needs (the block input itself is kept by the caller). Each buffer
+/// may be longer than the current call needs; the first `len` elements are the activation.
+#[derive(Debug, Default)]
 pub(crate) struct Acts {
     y1: Vec<f32>,
     st1: Vec<f32>,
@@ -75,6 +85,36 @@ pub(crate) struct Acts {
     h: Vec<f32>,
 }
 
+/// Scratch of the backward and of the inference forward.
+#[derive(Debug, Default)]
+pub(crate) struct Work {
+    // Named by position only: each function documents what it keeps where.
+    a: Vec<f32>,
+    b: Vec<f32>,
+    c: Vec<f32>,
+    d: Vec<f32>,
+    e: Vec<f32>,
+    f: Vec<f32>,
+    g: Vec<f32>,
+    h: Vec<f32>,
+}
+
+impl Work {
+    pub(crate) const fn new() -> Work {
+        let v = Vec::new;
+        Work {
+            a: v(),
+            b: v(),
+            c: v(),
+            d: v(),
+            e: v(),
+            f: v(),
+            g: v(),
+            h: v(),
+        }
+    }
+}
+
 /// Parameter gradients, in the order of [`P`]'s fields.
 pub(crate) struct Grads {
     pub norm1: (Vec<f32>, Vec<f32>),
@@ -85,80 +125,52 @@ pub(crate) struct Grads {
     pub fc2: (Vec<f32>, Vec<f32>),
 }
 
-/// `out = block(x)` (`x`, `out`: `[rows·t, d]`), saving what [`backward`] needs.
-pub(crate) fn forward_train(p: &P, x: &[f32], out: &mut [f32], dm: &Dims) -> Acts {
+/// `out = block(x)` (`x`, `out`: `[rows·t, d]`, `out` holding a copy of `x`), saving what
+/// [`backward`] needs into `a`.
+pub(crate) fn forward_train(
+    p: &P,
+    x: &[f32],
+    out: &mut [f32],
+    dm: &Dims,
+    a: &mut Acts,
+    w: &mut Work,
+) {
     let (r, d, hd, eps) = (dm.rows * dm.t, dm.d, dm.hidden, dm.eps);
     let (shape, scale) = dm.attn();
-    let mut st1 = zeros(2 * r);
-    let (m1, s1) = st1.split_at_mut(r);
-    let mut y1 = zeros(r * d);
-    layernorm_fwd(
-        r,
-        d,
-        eps,
-        x,
-        Some(p.norm1.0),
-        Some(p.norm1.1),
-        &mut y1,
-        m1,
-        s1,
-    );
+    let (m1, s1) = grow(&mut a.st1, 2 * r).split_at_mut(r);
+    let y1 = grow(&mut a.y1, r * d);
+    layernorm_fwd(r, d, eps, x, Some(p.norm1.0), Some(p.norm1.1), y1, m1, s1);
     // qkv `[r, 3·d]` = [rows, t, 3, h, dh]: kept for backward as it comes out of the product.
-    let mut qkv = zeros(3 * r * d);
-    linear(r, d, 3 * d, &y1, p.qkv.0, None, &mut qkv, false);
+    let qkv = grow(&mut a.qkv, 3 * r * d);
+    linear(r, d, 3 * d, y1, p.qkv.0, None, qkv, false);
     if let Some(b) = p.qkv.1 {
-        add_rows(&mut qkv, b);
+        add_rows(qkv, b);
     }
     // o `[rows, t, h, dh]`: the heads already merged for the projection.
-    let (mut o, mut lse) = (zeros(r * d), zeros(r * dm.heads));
-    attention_fwd_packed(SimdPath::best(), shape, scale, &qkv, &mut o, &mut lse);
-    out.copy_from_slice(x);
+    let (o, lse) = (grow(&mut a.o, r * d), grow(&mut a.lse, r * dm.heads));
+    attention_fwd_packed(SimdPath::best(), shape, scale, qkv, o, lse);
     add_rows(out, p.proj.1);
-    linear(r, d, d, &o, p.proj.0, None, out, true);
-    let mut x_mid = zeros(r * d);
-    x_mid.copy_from_slice(out);
-    let mut st2 = zeros(2 * r);
-    let (m2, s2) = st2.split_at_mut(r);
-    let mut y2 = zeros(r * d);
-    layernorm_fwd(
-        r,
-        d,
-        eps,
-        out,
-        Some(p.norm2.0),
-        Some(p.norm2.1),
-        &mut y2,
-        m2,
-        s2,
-    );
-    let mut h = zeros(r * hd);
-    linear(r, d, hd, &y2, p.fc1.0, None, &mut h, false);
-    let mut g = zeros(r * hd);
-    bias_gelu(&mut h, p.fc1.1, &mut g);
+    linear(r, d, d, o, p.proj.0, None, out, true);
+    grow(&mut a.x_mid, r * d).copy_from_slice(out);
+    let (m2, s2) = grow(&mut a.st2, 2 * r).split_at_mut(r);
+    let y2 = grow(&mut a.y2, r * d);
+    layernorm_fwd(r, d, eps, out, Some(p.norm2.0), Some(p.norm2.1), y2, m2, s2);
+    let h = grow(&mut a.h, r * hd);
+    linear(r, d, hd, y2, p.fc1.0, None, h, false);
+    let g = grow(&mut w.a, r * hd);
+    bias_gelu(h, p.fc1.1, g);
     add_rows(out, p.fc2.1);
-    linear(r, hd, d, &g, p.fc2.0, None, out, true);
-    Acts {
-        y1,
-        st1,
-        qkv,
-        o,
-        lse,
-        x_mid,
-        y2,
-        st2,
-        h,
-    }
+    linear(r, hd, d, g, p.fc2.0, None, out, true);
 }
 
 /// `x = block(x)` in place, saving nothing (inference and the EMA target branch). The same
 /// kernels in the same order as [`forward_train`], so both give the same bits.
-pub(crate) fn forward_infer(p: &P, x: &mut [f32], dm: &Dims) {
+pub(crate) fn forward_infer(p: &P, x: &mut [f32], dm: &Dims, w: &mut Work) {
     let (rows, t, d, heads, hd, eps) = (dm.rows, dm.t, dm.d, dm.heads, dm.hidden, dm.eps);
     let r = rows * t;
     let (shape, scale) = dm.attn();
-    let mut stats = zeros(2 * r);
-    let (mean, rstd) = stats.split_at_mut(r);
-    let mut y = zeros(r * d);
+    let (mean, rstd) = grow(&mut w.a, 2 * r).split_at_mut(r);
+    let y = grow(&mut w.b, r * d);
     layernorm_fwd(
         r,
         d,
@@ -166,20 +178,20 @@ pub(crate) fn forward_infer(p: &P, x: &mut [f32], dm: &Dims) {
         x,
         Some(p.norm1.0),
         Some(p.norm1.1),
-        &mut y,
+        y,
         mean,
         rstd,
     );
-    let mut qkv = zeros(r * 3 * d);
-    linear(r, d, 3 * d, &y, p.qkv.0, None, &mut qkv, false);
-    let (mut oc, mut lse) = (zeros(r * d), zeros(r * heads));
+    let qkv = grow(&mut w.c, r * 3 * d);
+    linear(r, d, 3 * d, y, p.qkv.0, None, qkv, false);
+    let (oc, lse) = (grow(&mut w.d, r * d), grow(&mut w.e, r * heads));
     if rows >= 2 * rayon::current_num_threads() {
         // Attention straight on the product's layout: the tasks are whole sequences, which
         // needs enough of them to fill the threads.
         if let Some(b) = p.qkv.1 {
-            add_rows(&mut qkv, b);
+            add_rows(qkv, b);
         }
-        attention_fwd_packed(SimdPath::best(), shape, scale, &qkv, &mut oc, &mut lse);
+        attention_fwd_packed(SimdPath::best(), shape, scale, qkv, oc, lse);
     } else {
         // Few sequences (single-image embedding): split by head so every thread works.
         let hs = Heads {
@@ -188,16 +200,18 @@ pub(crate) fn forward_infer(p: &P, x: &mut [f32], dm: &Dims) {
             h: heads,
             dh: d / heads,
         };
-        let mut qkvp = zeros(r * 3 * d);
-        split_qkv(hs, &qkv, p.qkv.1, &mut qkvp);
+        let qkvp = grow(&mut w.f, r * 3 * d);
+        split_qkv(hs, qkv, p.qkv.1, qkvp);
         let (q, kv) = qkvp.split_at(r * d);
         let (k, v) = kv.split_at(r * d);
-        let mut o = zeros(r * d);
-        attention_fwd(shape, scale, q, k, v, &mut o, &mut lse);
-        heads_tokens(hs, &o, &mut oc, false);
+        let o = grow(&mut w.g, r * d);
+        attention_fwd(shape, scale, q, k, v, o, lse);
+        heads_tokens(hs, o, oc, false);
     }
     add_rows(x, p.proj.1);
-    linear(r, d, d, &oc, p.proj.0, None, x, true);
+    linear(r, d, d, oc, p.proj.0, None, x, true);
+    let y = grow(&mut w.b, r * d);
+    let (mean, rstd) = grow(&mut w.a, 2 * r).split_at_mut(r);
     layernorm_fwd(
         r,
         d,
@@ -205,20 +219,27 @@ pub(crate) fn forward_infer(p: &P, x: &mut [f32], dm: &Dims) {
         x,
         Some(p.norm2.0),
         Some(p.norm2.1),
-        &mut y,
+        y,
         mean,
         rstd,
     );
-    let (mut h, mut g) = (zeros(r * hd), zeros(r * hd));
-    linear(r, d, hd, &y, p.fc1.0, None, &mut h, false);
-    bias_gelu(&mut h, p.fc1.1, &mut g);
+    let (h, g) = (grow(&mut w.g, r * hd), grow(&mut w.h, r * hd));
+    linear(r, d, hd, y, p.fc1.0, None, h, false);
+    bias_gelu(h, p.fc1.1, g);
     add_rows(x, p.fc2.1);
-    linear(r, hd, d, &g, p.fc2.0, None, x, true);
+    linear(r, hd, d, g, p.fc2.0, None, x, true);
 }
 
 /// `dx`: in, d loss / d block output; out, d loss / d block input (`x`: the block input).
 /// Returns the parameter gradients.
-pub(crate) fn backward(p: &P, x: &[f32], dx: &mut [f32], dm: &Dims, a: &Acts) -> Grads {
+pub(crate) fn backward(
+    p: &P,
+    x: &[f32],
+    dx: &mut [f32],
+    dm: &Dims,
+    a: &Acts,
+    w: &mut Work,
+) -> Grads {
     let (r, d, hd) = (dm.rows * dm.t, dm.d, dm.hidden);
     let (shape, scale) = dm.attn();
     let z = |n: usize| vec![0f32; n];
@@ -230,44 +251,37 @@ pub(crate) fn backward(p: &P, x: &[f32], dx: &mut [f32], dm: &Dims, a: &Acts) ->
         fc1: (z(hd * d), z(hd)),
         fc2: (z(d * hd), z(d)),
     };
+    let (x_mid, st1, st2) = (&a.x_mid[..r * d], &a.st1[..2 * r], &a.st2[..2 * r]);
+    let (y1, y2, o) = (&a.y1[..r * d], &a.y2[..r * d], &a.o[..r * d]);
+    let (qkv, lse, h) = (&a.qkv[..3 * r * d], &a.lse[..r * dm.heads], &a.h[..r * hd]);
     // MLP: x_out = x_mid + fc2(gelu(fc1(LN2(x_mid)))).
-    let mut dh = zeros(r * hd);
-    linear_dx(r, hd, d, dx, p.fc2.0, &mut dh, false);
+    let dh = grow(&mut w.a, r * hd);
+    linear_dx(r, hd, d, dx, p.fc2.0, dh, false);
     // The GELU output (not kept by the forward) for fc2's weight gradient, and dg turned into
     // dh in place, from one evaluation of Φ per element instead of two.
-    let mut g = zeros(r * hd);
-    gelu_fwd_bwd(&a.h, &mut g, &mut dh);
-    linear_dw(r, hd, d, dx, &g, &mut gr.fc2.0);
+    let g = grow(&mut w.b, r * hd);
+    gelu_fwd_bwd(h, g, dh);
+    linear_dw(r, hd, d, dx, g, &mut gr.fc2.0);
     colsum_add(dx, &mut gr.fc2.1);
-    drop(g);
-    linear_dw(r, d, hd, &dh, &a.y2, &mut gr.fc1.0);
-    colsum_add(&dh, &mut gr.fc1.1);
-    let mut dy = zeros(r * d);
-    linear_dx(r, d, hd, &dh, p.fc1.0, &mut dy, false);
-    drop(dh);
-    ln_backward(p.norm2.0, &mut gr.norm2, &a.x_mid, &a.st2, &dy, dx);
+    linear_dw(r, d, hd, dh, y2, &mut gr.fc1.0);
+    colsum_add(dh, &mut gr.fc1.1);
+    let dy = grow(&mut w.c, r * d);
+    linear_dx(r, d, hd, dh, p.fc1.0, dy, false);
+    ln_backward(p.norm2.0, &mut gr.norm2, x_mid, st2, dy, dx, &mut w.d);
     // Attention: x_mid = x_in + proj(attn(LN1(x_in))).
-    let doc = &mut dy;
+    let doc = grow(&mut w.c, r * d);
     linear_dx(r, d, d, dx, p.proj.0, doc, false);
-    linear_dw(r, d, d, dx, &a.o, &mut gr.proj.0);
+    linear_dw(r, d, d, dx, o, &mut gr.proj.0);
     colsum_add(dx, &mut gr.proj.1);
-    let mut dqkv = zeros(3 * r * d);
-    attention_bwd_packed(
-        SimdPath::best(),
-        shape,
-        scale,
-        &a.qkv,
-        &a.o,
-        &a.lse,
-        doc,
-        &mut dqkv,
-    );
-    linear_dw(r, d, 3 * d, &dqkv, &a.y1, &mut gr.qkv.0);
+    let dqkv = grow(&mut w.e, 3 * r * d);
+    attention_bwd_packed(SimdPath::best(), shape, scale, qkv, o, lse, doc, dqkv);
+    linear_dw(r, d, 3 * d, dqkv, y1, &mut gr.qkv.0);
     if let Some(b) = gr.qkv.1.as_mut() {
-        colsum_add(&dqkv, b);
+        colsum_add(dqkv, b);
     }
-    linear_dx(r, d, 3 * d, &dqkv, p.qkv.0, &mut dy, false);
-    ln_backward(p.norm1.0, &mut gr.norm1, x, &a.st1, &dy, dx);
+    let dy = grow(&mut w.c, r * d);
+    linear_dx(r, d, 3 * d, dqkv, p.qkv.0, dy, false);
+    ln_backward(p.norm1.0, &mut gr.norm1, x, st1, dy, dx, &mut w.d);
     gr
 }
 
@@ -280,12 +294,13 @@ fn ln_backward(
     stats: &[f32],
     dy: &[f32],
     dx: &mut [f32],
+    tmp: &mut Vec<f32>,
 ) {
     let d = w.len();
     let r = x.len() / d.max(1);
     let (mean, rstd) = stats.split_at(r);
-    let mut tmp = zeros(r * d);
+    let tmp = grow(tmp, r * d);
     let (dw, db) = (Some(&mut gw.0[..]), Some(&mut gw.1[..]));
-    layernorm_bwd(r, d, x, Some(w), mean, rstd, dy, &mut tmp, dw, db);
-    add_into(dx, &tmp);
+    layernorm_bwd(r, d, x, Some(w), mean, rstd, dy, tmp, dw, db);
+    add_into(dx, tmp);
 }

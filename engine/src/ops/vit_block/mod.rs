@@ -19,6 +19,39 @@ mod tests;
 use super::grad_if;
 use crate::autograd::{record, tracking};
 use crate::{DType, Error, Result, Tensor};
+use std::sync::{Arc, Mutex};
+
+/// One block's saved activations, kept between its forward and backward and reused by its next
+/// forward (so a training step neither allocates nor zero-fills them). Part of
+/// [`BlockWeights`]: clones of the weights share it.
+#[derive(Clone, Debug, Default)]
+pub struct SavedActivations(Arc<Mutex<Option<cpu::Acts>>>);
+
+impl SavedActivations {
+    fn take(&self) -> cpu::Acts {
+        self.0
+            .lock()
+            .map(|mut g| g.take())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+    fn put(&self, a: cpu::Acts) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(a);
+        }
+    }
+}
+
+/// Runs `f` with the shared backward / inference scratch: blocks run one after another, so one
+/// set serves them all; a caller that finds it busy (another thread) gets a private one.
+fn with_work<R>(f: impl FnOnce(&mut cpu::Work) -> R) -> R {
+    static WORK: Mutex<cpu::Work> = Mutex::new(cpu::Work::new());
+    match WORK.try_lock() {
+        Ok(mut w) => f(&mut w),
+        Err(_) => f(&mut cpu::Work::default()),
+    }
+}
 
 /// One block's parameters (PyTorch layouts and the official I-JEPA names in comments).
 #[derive(Clone, Debug)]
@@ -38,6 +71,8 @@ pub struct BlockWeights {
     pub heads: usize,
     /// LayerNorm epsilon of both norms.
     pub eps: f32,
+    /// Reused activation buffers of this block (`Default::default()` for a new block).
+    pub saved: SavedActivations,
 }
 
 impl BlockWeights {
@@ -146,19 +181,21 @@ impl Tensor {
         let x = self.contiguous()?;
         let mut inputs = vec![self];
         inputs.extend(w.tensors());
+        // The residual stream starts as a copy of the input (a copy, not a zero-fill).
+        let mut out = x.f32_contig(op)?.to_vec();
         if !tracking(&inputs) {
-            let mut out = x.f32_contig(op)?.to_vec();
             if n > 0 {
-                with_params(w, |p| cpu::forward_infer(p, &mut out, &dm))?;
+                with_work(|wk| with_params(w, |p| cpu::forward_infer(p, &mut out, &dm, wk)))?;
             }
             return Ok(Tensor::from_f32(out, self.shape().clone(), DType::F32));
         }
-        let mut out = vec![0f32; n];
         let acts = if n > 0 {
             let xs = x.f32_contig(op)?;
-            Some(with_params(w, |p| {
-                cpu::forward_train(p, &xs, &mut out, &dm)
-            })?)
+            let mut a = w.saved.take();
+            let fwd =
+                |p: &cpu::P| with_work(|wk| cpu::forward_train(p, &xs, &mut out, &dm, &mut a, wk));
+            with_params(w, fwd)?;
+            Some(a)
         } else {
             None
         };
@@ -166,14 +203,17 @@ impl Tensor {
         let (x, w) = (x.detach(), w.clone());
         Ok(record(out, &inputs, move |g, needs| {
             let mut dx = g.contiguous()?.f32_contig(op)?.to_vec();
-            let grads = match &acts {
+            let grads = match acts {
                 Some(a) => {
                     let xs = x.f32_contig(op)?;
-                    Some(with_params(&w, |p| cpu::backward(p, &xs, &mut dx, &dm, a))?)
+                    let bwd =
+                        |p: &cpu::P| with_work(|wk| cpu::backward(p, &xs, &mut dx, &dm, &a, wk));
+                    let g = with_params(&w, bwd)?;
+                    w.saved.put(a);
+                    Some(g)
                 }
                 None => None,
             };
-            drop(acts);
             param_grads(&w, &x, dx, grads, needs)
         }))
     }

@@ -47,6 +47,7 @@ fn weights(p: &[Tensor], heads: usize) -> BlockWeights {
         fc2: (p[10].clone(), p[11].clone()),
         heads,
         eps: EPS,
+        saved: Default::default(),
     }
 }
 
@@ -132,5 +133,39 @@ proptest! {
     fn random_shapes_match_composed(b in 1usize..4, n in 1usize..9, h in 1usize..4,
                                     dh in 1usize..6, hidden in 1usize..13, seed in 0u64..1000) {
         matches_composed(b, n, h * dh, h, hidden, seed);
+    }
+}
+
+/// One block's saved buffers are reused across calls of different sizes (grown, then read only
+/// up to the current size): every call still matches the composed block.
+#[test]
+fn reused_buffers_across_calls_of_different_sizes() {
+    let p: Vec<Tensor> = params(8, 12, 40)
+        .iter()
+        .map(Tensor::requires_grad)
+        .collect();
+    let w = weights(&p, 2);
+    for (i, n) in [5usize, 2, 7, 3].into_iter().enumerate() {
+        let x = rand(&[3, n, 8], 50 + i as u64).requires_grad();
+        let r = rand(&[3, n, 8], 60 + i as u64);
+        let run = |y: Tensor| {
+            let mut g = Gradients::new();
+            y.backward_with(&r, &mut g).unwrap();
+            (g.get(&x).unwrap().clone(), g.get(&p[8]).unwrap().clone())
+        };
+        let (dx, dfc1) = run(x.vit_block(&w).unwrap());
+        let (dx_ref, dfc1_ref) = run(block(&x, &p, 2).unwrap());
+        assert_close(
+            &dx.to_vec_f32().unwrap(),
+            &vals(&dx_ref),
+            1e-4,
+            &format!("dx, n {n}"),
+        );
+        assert_close(
+            &dfc1.to_vec_f32().unwrap(),
+            &vals(&dfc1_ref),
+            1e-4,
+            &format!("fc1, n {n}"),
+        );
     }
 }
