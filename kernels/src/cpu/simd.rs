@@ -18,7 +18,7 @@ pub use path::{has_avx2_fma, has_avx512f, ParseSimdPathError, SimdPath, SIMD_ENV
 mod v8;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use v8::A8;
-pub(crate) use v8::F8;
+pub(crate) use v8::{row_max, F8};
 
 /// Rows per rayon task for a row-wise kernel: about four tasks per thread for load balance, but
 /// never fewer than `min_elems` elements per task, so small tensors run on the calling thread.

@@ -11,7 +11,7 @@
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
-use super::simd::{fast_exp, rows_per_task, SimdPath, F8};
+use super::simd::{fast_exp, row_max, rows_per_task, SimdPath, F8};
 use rayon::prelude::*;
 use std::sync::OnceLock;
 use wide::f32x8;
@@ -180,24 +180,6 @@ mod avx2 {
     pub(super) unsafe fn bwd(dim: usize, out: &[f32], dout: &[f32], dx: &mut [f32]) {
         super::bwd_rows::<A8>(dim, out, dout, dx)
     }
-}
-
-/// Row max with two chains (the reduction is latency-bound for attention-sized rows).
-#[inline(always)]
-fn row_max<V: F8>(xr: &[f32]) -> f32 {
-    let ninf = V::splat(f32::NEG_INFINITY);
-    let (mut m0, mut m1) = (ninf, ninf);
-    let mut xs = xr.chunks_exact(16);
-    for c in &mut xs {
-        m0 = m0.fast_max(V::load8(c));
-        m1 = m1.fast_max(V::load8(&c[8..]));
-    }
-    let mut tail = xs.remainder().chunks_exact(8);
-    for c in &mut tail {
-        m0 = m0.fast_max(V::load8(c));
-    }
-    let m = m0.fast_max(m1).reduce_max();
-    tail.remainder().iter().copied().fold(m, f32::max)
 }
 
 #[inline(always)]

@@ -7,7 +7,7 @@
 //! last multiple of 8 (only when n or d is not a multiple of 8) take a scalar loop.
 
 use super::head::{Epi, EpiPtr, Kernels, Mm};
-use crate::cpu::simd::{fast_exp, F8};
+use crate::cpu::simd::{fast_exp, row_max, F8};
 use wide::f32x8;
 
 const MR: usize = 6;
@@ -152,24 +152,6 @@ fn softmax_rows<V: F8>(n: usize, ld: usize, s: &mut [f32], lse: &mut [f32], inv_
         *l = m + sum.ln();
         *inv = 1.0 / sum;
     }
-}
-
-/// Row max with two chains (latency-bound at attention row lengths).
-#[inline(always)]
-fn row_max<V: F8>(row: &[f32]) -> f32 {
-    let ninf = V::splat(f32::NEG_INFINITY);
-    let (mut m0, mut m1) = (ninf, ninf);
-    let mut pairs = row.chunks_exact(16);
-    for c in &mut pairs {
-        m0 = m0.fast_max(V::load8(c));
-        m1 = m1.fast_max(V::load8(&c[8..]));
-    }
-    let mut rest = pairs.remainder().chunks_exact(8);
-    for c in &mut rest {
-        m0 = m0.fast_max(V::load8(c));
-    }
-    let m = m0.fast_max(m1).reduce_max();
-    rest.remainder().iter().copied().fold(m, f32::max)
 }
 
 /// 8×8 register transposes, scalar edges.

@@ -128,6 +128,25 @@ impl F8 for f32x8 {
     }
 }
 
+/// max of a row (−inf for an empty one) with two chains: the reduction is latency-bound at
+/// attention-sized rows. NaN handling follows `maxps`, as [`super::max`].
+#[inline(always)]
+pub(crate) fn row_max<V: F8>(row: &[f32]) -> f32 {
+    let ninf = V::splat(f32::NEG_INFINITY);
+    let (mut m0, mut m1) = (ninf, ninf);
+    let mut pairs = row.chunks_exact(16);
+    for c in &mut pairs {
+        m0 = m0.fast_max(V::load8(c));
+        m1 = m1.fast_max(V::load8(&c[8..]));
+    }
+    let mut rest = pairs.remainder().chunks_exact(8);
+    for c in &mut rest {
+        m0 = m0.fast_max(V::load8(c));
+    }
+    let m = m0.fast_max(m1).reduce_max();
+    rest.remainder().iter().copied().fold(m, f32::max)
+}
+
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx2::A8;
 
