@@ -46,7 +46,9 @@ const P4: f32 = 1.398_199_9e-3;
 const P5: f32 = 1.987_569_1e-4;
 
 /// Scalar `e^x`, same algorithm as [`exp_f32x8`] (relative error ≤ 2e-7, see module docs).
-#[inline]
+/// Always inlined: inside a `#[target_feature]` kernel its `mul_add`s must be FMA instructions,
+/// not calls to libm's `fmaf` (what they are in a function built without the FMA feature).
+#[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
     if x.is_nan() {
         return x;

@@ -171,3 +171,36 @@ impl SimdPath {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_bad_values_are_typed_errors() {
+        for p in [SimdPath::Portable, SimdPath::Avx2, SimdPath::Avx512] {
+            assert_eq!(p.name().parse::<SimdPath>(), Ok(p));
+            assert_eq!(p.to_string(), p.name());
+        }
+        assert_eq!(" AVX2 ".parse::<SimdPath>(), Ok(SimdPath::Avx2));
+        assert_eq!("portable".parse::<SimdPath>(), Ok(SimdPath::Portable));
+        let err = "sse9".parse::<SimdPath>().unwrap_err();
+        assert_eq!(err, ParseSimdPathError("sse9".into()));
+        assert!(err.to_string().contains("baseline, avx2 or avx512"));
+    }
+
+    #[test]
+    fn resolve_accepts_what_the_cpu_runs_and_reports_the_rest() {
+        assert_eq!(SimdPath::resolve("baseline"), Ok(SimdPath::Portable));
+        assert!(SimdPath::resolve("fast").unwrap_err().contains(SIMD_ENV));
+        for p in [SimdPath::Avx2, SimdPath::Avx512] {
+            match SimdPath::resolve(p.name()) {
+                Ok(got) => assert!(p.is_supported() && got == p),
+                Err(msg) => assert!(!p.is_supported() && msg.contains("lacks"), "{msg}"),
+            }
+        }
+        // The detected path is the fastest supported one, and supported() lists it last.
+        assert_eq!(SimdPath::supported().last(), Some(&SimdPath::detected()));
+        assert_eq!(SimdPath::supported()[0], SimdPath::Portable);
+    }
+}
