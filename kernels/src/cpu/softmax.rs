@@ -184,7 +184,7 @@ mod avx2 {
 
 #[inline(always)]
 fn fwd_rows<V: F8>(dim: usize, x: &[f32], out: &mut [f32]) {
-    if dim % 8 == 0 {
+    if dim.is_multiple_of(8) {
         match dim / 8 {
             1 => return short_rows::<V, 1>(x, out),
             2 => return short_rows::<V, 2>(x, out),
