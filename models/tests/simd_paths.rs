@@ -52,8 +52,8 @@ fn compute() -> (String, Vec<f32>) {
     let step = jepa.forward_backward_manual(batch, &CondKeep::Off).unwrap();
     vals.push(step.loss.to_scalar_f32().unwrap());
     let (ge, gp) = jepa.manual_grads();
-    vals.extend_from_slice(&ge);
-    vals.extend_from_slice(&gp);
+    vals.extend_from_slice(ge);
+    vals.extend_from_slice(gp);
     (SimdPath::best().name().to_string(), vals)
 }
 
