@@ -13,6 +13,7 @@ use crate::error::{CliError, CliResult};
 use crate::runtime::{compute_device, configure_precision, configure_threads};
 use jepa_engine::Device;
 use jepa_kernels::cpu::gemm::MatmulPrecision;
+use jepa_kernels::cpu::simd::SimdPath;
 use record::{time_ms, Budget, Record, Work};
 
 /// All benchmark names, kernels first.
@@ -69,8 +70,8 @@ fn run_cases(
     // The peak is always measured: every GFLOP/s figure is reported against it.
     let peak = peak::measure(threads, if args.quick { 50.0 } else { 200.0 }, 3);
     log(format!(
-        "FMA peak ({}): {:.1} GFLOP/s on {} thread(s); device {device}; matmul precision {precision}",
-        peak.isa, peak.gflops, threads
+        "FMA peak ({}): {:.1} GFLOP/s on {} thread(s); device {device}; matmul precision {precision}; SIMD path {}",
+        peak.isa, peak.gflops, threads, SimdPath::best()
     ));
     let mut records = Vec::new();
     if want_peak {

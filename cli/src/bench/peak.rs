@@ -72,11 +72,14 @@ fn fma_scalar(iters: u64, seed: f32) -> f32 {
     acc.iter().sum()
 }
 
-/// The best loop this CPU runs, with its FLOP per round.
+/// The best loop this CPU runs, with its FLOP per round. Under `JEPA_SIMD=avx2` (or baseline) on
+/// an AVX-512 CPU it is the AVX2 loop: the ceiling of the AVX2 host being imitated.
 fn best_loop() -> (&'static str, u64, fn(u64, f32) -> f32) {
     #[cfg(target_arch = "x86_64")]
     {
-        if is_x86_feature_detected!("avx512f") {
+        let avx512 =
+            jepa_kernels::cpu::simd::SimdPath::best() == jepa_kernels::cpu::simd::SimdPath::Avx512;
+        if avx512 && is_x86_feature_detected!("avx512f") {
             // SAFETY: the feature was detected at run time just above.
             return ("avx512", (ACCS * 32) as u64, |n, s| unsafe {
                 x86::fma_avx512(n, s)

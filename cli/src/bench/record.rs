@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use jepa_kernels::cpu::simd::SimdPath;
 use serde::Serialize;
 
 /// One benchmark result; `--json` prints an array of these.
@@ -28,6 +29,8 @@ pub struct Record {
     pub device: String,
     /// `highest`, `high` or `medium` (`--matmul-precision`).
     pub matmul_precision: String,
+    /// The SIMD path jepa's kernels ran (`baseline`, `avx2`, `avx512`; `JEPA_SIMD` forces it).
+    pub simd_path: String,
 }
 
 /// What one timed call does, for the derived rates.
@@ -154,6 +157,7 @@ impl Record {
             threads,
             device: "cpu".into(),
             matmul_precision: "highest".into(),
+            simd_path: SimdPath::best().name().into(),
         }
     }
 }

@@ -9,8 +9,8 @@
 //! rows go in blocks of at most 64; a block's score rows `[rows, n]` live in a per-thread
 //! scratch, and every product is a register-blocked micro-kernel call whose epilogue applies the
 //! elementwise step (exp, dS, softmax normalisation) while the tile is in registers
-//! (`attention/avx512.rs` when the CPU has AVX-512F, else `attention/portable.rs` on
-//! `wide::f32x8`). A head's K and V (`n·d` floats each) stay in L1/L2 across its blocks.
+//! (`attention/avx512.rs` when the CPU has AVX-512F, else `attention/portable.rs` on AVX2
+//! intrinsics or `wide::f32x8`). A head's K and V (`n·d` floats each) stay in L1/L2 across its blocks.
 //! `attention/packed.rs` runs the same head kernels on a ViT block's own layouts (q, k, v inside
 //! the qkv product, the output token-major), so the models need no head permutes.
 //! FLOPs: 4·n²·d forward, 10·n²·d backward (recomputing the scores is the price of not storing
@@ -21,6 +21,23 @@ mod avx512;
 mod head;
 mod packed;
 mod portable;
+
+/// Runs `$run` with the head kernels of `$path`: AVX-512 where asked and present, else AVX2
+/// where asked (or more) and present, else portable (the fallback `SimdPath` documents).
+macro_rules! dispatch {
+    ($path:expr, $run:ident($($arg:expr),* $(,)?)) => {{
+        let path: SimdPath = $path;
+        match (path, avx512::Avx512::new()) {
+            (SimdPath::Avx512, Some(kr)) => $run(kr, $($arg),*),
+            #[cfg(target_arch = "x86_64")]
+            (SimdPath::Avx2 | SimdPath::Avx512, _) if portable::Avx2::new().is_some() => {
+                $run(portable::Avx2::new().expect("checked"), $($arg),*)
+            }
+            _ => $run(portable::Portable, $($arg),*),
+        }
+    }};
+}
+pub(crate) use dispatch;
 
 pub use packed::{attention_bwd_packed, attention_fwd_packed};
 
@@ -63,10 +80,7 @@ pub fn attention_fwd_with(
     out: &mut [f32],
     lse: &mut [f32],
 ) {
-    match (path, avx512::Avx512::new()) {
-        (SimdPath::Avx512, Some(kr)) => run_fwd(kr, s, scale, q, k, v, out, lse),
-        _ => run_fwd(portable::Portable, s, scale, q, k, v, out, lse),
-    }
+    dispatch!(path, run_fwd(s, scale, q, k, v, out, lse))
 }
 
 /// Backward for upstream `dout`; recomputes probabilities from `lse`. Overwrites dq, dk, dv.
@@ -124,10 +138,7 @@ pub fn attention_bwd_with(
         lse,
         dout,
     };
-    match (path, avx512::Avx512::new()) {
-        (SimdPath::Avx512, Some(kr)) => run_bwd(kr, s, scale, t, dq, dk, dv),
-        _ => run_bwd(portable::Portable, s, scale, t, dq, dk, dv),
-    }
+    dispatch!(path, run_bwd(s, scale, t, dq, dk, dv))
 }
 
 /// The read-only operands of the backward, all `[b, h, n, d]` except `lse` (`[b, h, n]`).

@@ -4,8 +4,8 @@
 //! Both directions evaluate Φ through the Gaussian upper tail (see `erf.rs`) so negative inputs
 //! keep their relative accuracy, and share one `e^{−x²/2}` between Φ and φ. Inputs below −20
 //! (Φ < 1e-88, zero in f32) give exactly 0 even for −∞ instead of `−∞·0 = NaN`.
-//! The fast versions run a SIMD kernel (AVX-512 or portable `wide`, chosen once) over a few
-//! contiguous chunks per rayon thread. A vector evaluates only the side of the erf split its
+//! The fast versions run a SIMD kernel (AVX-512, or one generic kernel on AVX2 intrinsics or
+//! portable `wide`; chosen once) over a few contiguous chunks per rayon thread. A vector evaluates only the side of the erf split its
 //! lanes need (AVX-512 both directions, portable the forward): activations mostly sit below it,
 //! where the forward needs no exponential (`erf.rs`; `examples/gelu_spread.rs` times it).
 
@@ -15,8 +15,8 @@ mod erf;
 
 pub use erf::{erf, erf_f32x8, erf_f64, erfc_f64};
 
-use super::simd::{load8, store8, SimdPath};
-use erf::{cdf_f32x8, cdf_scalar, FRAC_1_SQRT_2PI};
+use super::simd::{SimdPath, F8};
+use erf::{cdf8, cdf_scalar, FRAC_1_SQRT_2PI};
 use rayon::prelude::*;
 use std::sync::OnceLock;
 use wide::f32x8;
@@ -41,6 +41,12 @@ static PORTABLE: Kernels = Kernels {
     fwd_bwd: fwd_bwd_portable,
 };
 #[cfg(target_arch = "x86_64")]
+static AVX2: Kernels = Kernels {
+    fwd: avx2::fwd,
+    bwd: avx2::bwd,
+    fwd_bwd: avx2::fwd_bwd,
+};
+#[cfg(target_arch = "x86_64")]
 static AVX512: Kernels = Kernels {
     fwd: avx512::fwd,
     bwd: avx512::bwd,
@@ -53,6 +59,8 @@ fn kernels(path: SimdPath) -> &'static Kernels {
         match p.or_portable() {
             #[cfg(target_arch = "x86_64")]
             SimdPath::Avx512 => &AVX512,
+            #[cfg(target_arch = "x86_64")]
+            SimdPath::Avx2 => &AVX2,
             _ => &PORTABLE,
         }
     };
@@ -167,32 +175,67 @@ pub fn gelu_fwd_bwd_with(path: SimdPath, x: &[f32], g: &mut [f32], d: &mut [f32]
 }
 
 fn fwd_portable(x: &[f32], out: &mut [f32]) {
+    fwd8::<f32x8>(x, out)
+}
+
+fn bwd_portable(x: &[f32], dout: &[f32], dx: &mut [f32]) {
+    bwd8::<f32x8>(x, dout, dx)
+}
+
+fn fwd_bwd_portable(x: &[f32], g: &mut [f32], d: &mut [f32]) {
+    fwd_bwd8::<f32x8>(x, g, d)
+}
+
+/// The generic kernels on raw AVX2+FMA (fast without the workspace's rustflags floor).
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use crate::cpu::simd::A8;
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn fwd(x: &[f32], out: &mut [f32]) {
+        super::fwd8::<A8>(x, out)
+    }
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn bwd(x: &[f32], dout: &[f32], dx: &mut [f32]) {
+        super::bwd8::<A8>(x, dout, dx)
+    }
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn fwd_bwd(x: &[f32], g: &mut [f32], d: &mut [f32]) {
+        super::fwd_bwd8::<A8>(x, g, d)
+    }
+}
+
+#[inline(always)]
+fn fwd8<V: F8>(x: &[f32], out: &mut [f32]) {
     let mut xs = x.chunks_exact(8);
     let mut os = out.chunks_exact_mut(8);
     for (xc, oc) in (&mut xs).zip(&mut os) {
-        let v = load8(xc);
-        let (phi, _) = cdf_f32x8::<false>(v);
-        store8(oc, v.fast_max(f32x8::splat(X_LO)) * phi);
+        let v = V::load8(xc);
+        let (phi, _) = cdf8::<V, false>(v);
+        (v.fast_max(V::splat(X_LO)) * phi).store8(oc);
     }
     for (&v, o) in xs.remainder().iter().zip(os.into_remainder()) {
         *o = v.max(X_LO) * cdf_scalar(v).0;
     }
 }
 
-fn bwd_portable(x: &[f32], dout: &[f32], dx: &mut [f32]) {
+#[inline(always)]
+fn bwd8<V: F8>(x: &[f32], dout: &[f32], dx: &mut [f32]) {
     let (mut xs, mut gs) = (x.chunks_exact(8), dout.chunks_exact(8));
     let mut ds = dx.chunks_exact_mut(8);
-    let (lo, hi, c) = (
-        f32x8::splat(X_LO),
-        f32x8::splat(-X_LO),
-        f32x8::splat(FRAC_1_SQRT_2PI),
-    );
+    let (lo, hi, c) = (V::splat(X_LO), V::splat(-X_LO), V::splat(FRAC_1_SQRT_2PI));
     for ((xc, gc), dc) in (&mut xs).zip(&mut gs).zip(&mut ds) {
-        let v = load8(xc);
-        let (phi, e) = cdf_f32x8::<true>(v);
+        let v = V::load8(xc);
+        let (phi, e) = cdf8::<V, true>(v);
         // Clamped x in x·φ(x): φ is 0 there anyway, and ±∞·0 would be NaN.
         let d = (v.fast_max(lo).fast_min(hi) * e).mul_add(c, phi);
-        store8(dc, load8(gc) * d);
+        (V::load8(gc) * d).store8(dc);
     }
     let rest = xs
         .remainder()
@@ -205,20 +248,17 @@ fn bwd_portable(x: &[f32], dout: &[f32], dx: &mut [f32]) {
     }
 }
 
-fn fwd_bwd_portable(x: &[f32], g: &mut [f32], d: &mut [f32]) {
+#[inline(always)]
+fn fwd_bwd8<V: F8>(x: &[f32], g: &mut [f32], d: &mut [f32]) {
     let (mut xs, mut gs) = (x.chunks_exact(8), g.chunks_exact_mut(8));
     let mut ds = d.chunks_exact_mut(8);
-    let (lo, hi, c) = (
-        f32x8::splat(X_LO),
-        f32x8::splat(-X_LO),
-        f32x8::splat(FRAC_1_SQRT_2PI),
-    );
+    let (lo, hi, c) = (V::splat(X_LO), V::splat(-X_LO), V::splat(FRAC_1_SQRT_2PI));
     for ((xc, gc), dc) in (&mut xs).zip(&mut gs).zip(&mut ds) {
-        let v = load8(xc);
-        let (phi, e) = cdf_f32x8::<true>(v);
-        store8(gc, v.fast_max(lo) * phi);
+        let v = V::load8(xc);
+        let (phi, e) = cdf8::<V, true>(v);
+        (v.fast_max(lo) * phi).store8(gc);
         let dd = (v.fast_max(lo).fast_min(hi) * e).mul_add(c, phi);
-        store8(dc, load8(dc) * dd);
+        (V::load8(dc) * dd).store8(dc);
     }
     let rest = xs
         .remainder()

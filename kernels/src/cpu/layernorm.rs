@@ -7,8 +7,9 @@
 //! `dx = rstd·(g − mean(g) − x̂·mean(g·x̂))`, `dw = Σ_rows dout·x̂`, `db = Σ_rows dout`.
 //!
 //! The fast versions split rows into a few chunks per rayon thread (never one task per row), run
-//! a row kernel (AVX-512 or portable `wide`, chosen once) over each chunk, and for `dw`/`db` let
-//! every chunk accumulate its own partial sums that are combined at the end.
+//! a row kernel (AVX-512, or one generic kernel on AVX2 intrinsics or portable `wide`; chosen
+//! once) over each chunk, and for `dw`/`db` let every chunk accumulate its own partial sums that
+//! are combined at the end.
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
@@ -48,8 +49,13 @@ struct Kernels {
 }
 
 static PORTABLE: Kernels = Kernels {
-    fwd: portable::fwd_rows,
-    bwd: portable::bwd_rows,
+    fwd: portable::fwd_rows::<wide::f32x8>,
+    bwd: portable::bwd_rows::<wide::f32x8>,
+};
+#[cfg(target_arch = "x86_64")]
+static AVX2: Kernels = Kernels {
+    fwd: portable::avx2::fwd_rows,
+    bwd: portable::avx2::bwd_rows,
 };
 #[cfg(target_arch = "x86_64")]
 static AVX512: Kernels = Kernels {
@@ -61,6 +67,8 @@ fn kernels(path: SimdPath) -> &'static Kernels {
     match path.or_portable() {
         #[cfg(target_arch = "x86_64")]
         SimdPath::Avx512 => &AVX512,
+        #[cfg(target_arch = "x86_64")]
+        SimdPath::Avx2 => &AVX2,
         _ => &PORTABLE,
     }
 }

@@ -1,5 +1,5 @@
-//! Shared SIMD helpers for the fast CPU kernels: runtime feature detection (AVX-512 chosen once,
-//! cached), a vectorised `exp`, and small slice primitives (sum, max, dot, axpy, scale).
+//! Shared SIMD helpers for the fast CPU kernels: the SIMD path (`path.rs`: detected once, or forced
+//! with `JEPA_SIMD`), a vectorised `exp`, and small slice primitives (sum, max, dot, axpy, scale).
 //!
 //! Stable names other kernels import: [`has_avx512f`], [`SimdPath`], [`rows_per_task`], [`fast_exp`], [`exp_f32x8`],
 //! [`exp_avx512`], [`hsum`], [`sum`], [`max`], [`dot`], [`axpy`], [`scale`], [`load8`],
@@ -11,67 +11,14 @@
 //! range; inputs below `EXP_LO` (results under `f32::MIN_POSITIVE`) give exactly 0, inputs above
 //! `EXP_HI` give +inf, NaN gives NaN.
 
-use std::sync::OnceLock;
 use wide::{f32x8, i32x8};
 
-/// True when this CPU supports AVX-512F (checked once per process).
-pub fn has_avx512f() -> bool {
-    static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::is_x86_feature_detected!("avx512f")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
-}
-
-/// Which SIMD implementation a kernel with several runs. Every fast kernel that has an AVX-512
-/// path offers a `*_with(path, ..)` variant so tests and benches can run each path the host
-/// supports; asking for a path the CPU lacks falls back to [`SimdPath::Portable`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SimdPath {
-    /// `wide::f32x8` (AVX2+FMA under the workspace's x86-64-v3 floor, SSE or NEON otherwise).
-    Portable,
-    /// 512-bit `std::arch` intrinsics, only where [`has_avx512f`] holds.
-    Avx512,
-}
-
-impl SimdPath {
-    /// The fastest path this CPU supports (decided once per process).
-    pub fn best() -> Self {
-        if has_avx512f() {
-            SimdPath::Avx512
-        } else {
-            SimdPath::Portable
-        }
-    }
-    /// Whether this CPU can run `self`.
-    pub fn is_supported(self) -> bool {
-        match self {
-            SimdPath::Portable => true,
-            SimdPath::Avx512 => has_avx512f(),
-        }
-    }
-    /// Every path this CPU can run, portable first.
-    pub fn supported() -> Vec<SimdPath> {
-        [SimdPath::Portable, SimdPath::Avx512]
-            .into_iter()
-            .filter(|p| p.is_supported())
-            .collect()
-    }
-    /// `self` if supported, else the portable path.
-    pub fn or_portable(self) -> Self {
-        if self.is_supported() {
-            self
-        } else {
-            SimdPath::Portable
-        }
-    }
-}
+mod path;
+pub use path::{has_avx2_fma, has_avx512f, ParseSimdPathError, SimdPath, SIMD_ENV};
+mod v8;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use v8::A8;
+pub(crate) use v8::{row_max, F8};
 
 /// Rows per rayon task for a row-wise kernel: about four tasks per thread for load balance, but
 /// never fewer than `min_elems` elements per task, so small tensors run on the calling thread.
@@ -99,7 +46,9 @@ const P4: f32 = 1.398_199_9e-3;
 const P5: f32 = 1.987_569_1e-4;
 
 /// Scalar `e^x`, same algorithm as [`exp_f32x8`] (relative error ≤ 2e-7, see module docs).
-#[inline]
+/// Always inlined: inside a `#[target_feature]` kernel its `mul_add`s must be FMA instructions,
+/// not calls to libm's `fmaf` (what they are in a function built without the FMA feature).
+#[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
     if x.is_nan() {
         return x;

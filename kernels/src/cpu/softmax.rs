@@ -4,13 +4,14 @@
 //! the largest term is exactly 1, which also keeps the sum ≥ 1). Backward:
 //! `dx = out ⊙ (dout − Σ dout⊙out)`. A row of all −∞ (or containing NaN) gives NaN, as in PyTorch.
 //!
-//! The fast versions split rows into a few chunks per rayon thread and run a row kernel (AVX-512
-//! or portable `wide`, chosen once) over each chunk; `exp` is the shared one from `simd`.
+//! The fast versions split rows into a few chunks per rayon thread and run a row kernel over each
+//! chunk: AVX-512, or one generic kernel on AVX2 intrinsics or portable `wide` (chosen once);
+//! `exp` is the shared one from `simd`.
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
-use super::simd::{dot, exp_f32x8, fast_exp, load8, max, rows_per_task, scale, store8, SimdPath};
+use super::simd::{fast_exp, row_max, rows_per_task, SimdPath, F8};
 use rayon::prelude::*;
 use std::sync::OnceLock;
 use wide::f32x8;
@@ -30,6 +31,11 @@ static PORTABLE: Kernels = Kernels {
     bwd: bwd_portable,
 };
 #[cfg(target_arch = "x86_64")]
+static AVX2: Kernels = Kernels {
+    fwd: avx2::fwd,
+    bwd: avx2::bwd,
+};
+#[cfg(target_arch = "x86_64")]
 static AVX512: Kernels = Kernels {
     fwd: avx512::fwd_rows,
     bwd: avx512::bwd_rows,
@@ -41,6 +47,8 @@ fn kernels(path: SimdPath) -> &'static Kernels {
         match p.or_portable() {
             #[cfg(target_arch = "x86_64")]
             SimdPath::Avx512 => &AVX512,
+            #[cfg(target_arch = "x86_64")]
+            SimdPath::Avx2 => &AVX2,
             _ => &PORTABLE,
         }
     };
@@ -147,17 +155,59 @@ pub fn softmax_bwd_with(
 }
 
 fn fwd_portable(dim: usize, x: &[f32], out: &mut [f32]) {
+    fwd_rows::<f32x8>(dim, x, out)
+}
+
+fn bwd_portable(dim: usize, out: &[f32], dout: &[f32], dx: &mut [f32]) {
+    bwd_rows::<f32x8>(dim, out, dout, dx)
+}
+
+/// The row kernels on raw AVX2+FMA (fast without the workspace's rustflags floor).
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use crate::cpu::simd::A8;
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn fwd(dim: usize, x: &[f32], out: &mut [f32]) {
+        super::fwd_rows::<A8>(dim, x, out)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn bwd(dim: usize, out: &[f32], dout: &[f32], dx: &mut [f32]) {
+        super::bwd_rows::<A8>(dim, out, dout, dx)
+    }
+}
+
+#[inline(always)]
+fn fwd_rows<V: F8>(dim: usize, x: &[f32], out: &mut [f32]) {
+    if dim.is_multiple_of(8) {
+        match dim / 8 {
+            1 => return short_rows::<V, 1>(x, out),
+            2 => return short_rows::<V, 2>(x, out),
+            3 => return short_rows::<V, 3>(x, out),
+            4 => return short_rows::<V, 4>(x, out),
+            5 => return short_rows::<V, 5>(x, out),
+            6 => return short_rows::<V, 6>(x, out),
+            7 => return short_rows::<V, 7>(x, out),
+            8 => return short_rows::<V, 8>(x, out),
+            _ => {}
+        }
+    }
     for (xr, or) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
-        let m = max(xr);
-        let vm = f32x8::splat(m);
-        let (mut s0, mut s1) = (f32x8::ZERO, f32x8::ZERO);
+        let m = row_max::<V>(xr);
+        let vm = V::splat(m);
+        let (mut s0, mut s1) = (V::ZERO, V::ZERO);
         let mut xs = xr.chunks_exact(16);
         let mut os = or.chunks_exact_mut(16);
         for (xc, oc) in (&mut xs).zip(&mut os) {
-            let e0 = exp_f32x8(load8(xc) - vm);
-            let e1 = exp_f32x8(load8(&xc[8..]) - vm);
-            store8(oc, e0);
-            store8(&mut oc[8..], e1);
+            let e0 = (V::load8(xc) - vm).exp();
+            let e1 = (V::load8(&xc[8..]) - vm).exp();
+            e0.store8(oc);
+            e1.store8(&mut oc[8..]);
             s0 += e0;
             s1 += e1;
         }
@@ -166,23 +216,58 @@ fn fwd_portable(dim: usize, x: &[f32], out: &mut [f32]) {
             *o = fast_exp(v - m);
             sum += *o;
         }
-        scale(1.0 / sum, or);
+        let inv = 1.0 / sum;
+        let vi = V::splat(inv);
+        let mut os = or.chunks_exact_mut(8);
+        for c in &mut os {
+            (V::load8(c) * vi).store8(c);
+        }
+        os.into_remainder().iter_mut().for_each(|v| *v *= inv);
     }
 }
 
-fn bwd_portable(dim: usize, out: &[f32], dout: &[f32], dx: &mut [f32]) {
+/// Rows of `8K ≤ 64` floats (attention rows over 64 keys) kept in registers from load to
+/// store: one read and one write per element instead of the general loop's extra pass over
+/// `out`, and no loop or tail control per row.
+#[inline(always)]
+fn short_rows<V: F8, const K: usize>(x: &[f32], out: &mut [f32]) {
+    for (xr, or) in x.chunks_exact(8 * K).zip(out.chunks_exact_mut(8 * K)) {
+        let v: [V; K] = std::array::from_fn(|k| V::load8(&xr[8 * k..]));
+        let m = v[1..].iter().fold(v[0], |a, &b| a.fast_max(b));
+        let vm = V::splat(m.reduce_max());
+        let e: [V; K] = std::array::from_fn(|k| (v[k] - vm).exp());
+        let s = e[1..].iter().fold(e[0], |a, &b| a + b);
+        let inv = V::splat(1.0 / s.reduce_add());
+        for (k, ek) in e.iter().enumerate() {
+            (*ek * inv).store8(&mut or[8 * k..]);
+        }
+    }
+}
+
+#[inline(always)]
+fn bwd_rows<V: F8>(dim: usize, out: &[f32], dout: &[f32], dx: &mut [f32]) {
     let rows = out
         .chunks_exact(dim)
         .zip(dout.chunks_exact(dim))
         .zip(dx.chunks_exact_mut(dim));
     for ((or, gr), dr) in rows {
-        let s = dot(or, gr);
-        let vs = f32x8::splat(s);
+        let (mut a0, mut a1) = (V::ZERO, V::ZERO);
+        let mut os = or.chunks_exact(16);
+        let mut gs = gr.chunks_exact(16);
+        for (oc, gc) in (&mut os).zip(&mut gs) {
+            a0 = V::load8(oc).mul_add(V::load8(gc), a0);
+            a1 = V::load8(&oc[8..]).mul_add(V::load8(&gc[8..]), a1);
+        }
+        let mut s = (a0 + a1).reduce_add();
+        for (&o, &g) in os.remainder().iter().zip(gs.remainder()) {
+            s = o.mul_add(g, s);
+        }
+        let vs = V::splat(s);
         let mut os = or.chunks_exact(8);
         let mut gs = gr.chunks_exact(8);
         let mut ds = dr.chunks_exact_mut(8);
         for ((oc, gc), dc) in (&mut os).zip(&mut gs).zip(&mut ds) {
-            store8(dc, (load8(gc) - vs) * load8(oc));
+            ((V::load8(gc) - vs) * V::load8(oc)).store8(dc);
         }
         let rest = os
             .remainder()

@@ -73,6 +73,7 @@ impl Epi<'_> {
     }
 
     /// The epilogue for one element (scalar tails): `x = alpha·(A·B)_ij`, `old = C_ij`.
+    #[inline(always)]
     pub fn scalar(self, i: usize, j: usize, ldc: usize, x: f32, old: f32, acc: bool) -> f32 {
         match self {
             Epi::Plain if acc => old + x,

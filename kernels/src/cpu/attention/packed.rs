@@ -11,10 +11,8 @@
 //! work splits over `b` items, not `b·h` heads. Results are bit-identical to the contiguous
 //! entry points on permuted copies (same kernels, same blocking), which the tests check.
 
-use super::avx512::Avx512;
 use super::head::{head_bwd, head_fwd, with_scratch, GradsOut, Kernels, Ld};
-use super::portable::Portable;
-use super::{AttnShape, BwdIn, PAR_MIN_FLOP};
+use super::{avx512, dispatch, portable, AttnShape, BwdIn, PAR_MIN_FLOP};
 use crate::cpu::denormals::FlushDenormals;
 use crate::cpu::simd::SimdPath;
 use rayon::prelude::*;
@@ -32,10 +30,7 @@ pub fn attention_fwd_packed(
     out: &mut [f32],
     lse: &mut [f32],
 ) {
-    match (path, Avx512::new()) {
-        (SimdPath::Avx512, Some(kr)) => run_fwd(kr, s, scale, qkv, out, lse),
-        _ => run_fwd(Portable, s, scale, qkv, out, lse),
-    }
+    dispatch!(path, run_fwd(s, scale, qkv, out, lse))
 }
 
 /// Backward: `out`, `dout` `[b, n, h, d]`, `lse` `[b, h, n]`; overwrites `dqkv` `[b, n, 3, h, d]`.
@@ -53,10 +48,7 @@ pub fn attention_bwd_packed(
     dout: &[f32],
     dqkv: &mut [f32],
 ) {
-    match (path, Avx512::new()) {
-        (SimdPath::Avx512, Some(kr)) => run_bwd(kr, s, scale, qkv, out, lse, dout, dqkv),
-        _ => run_bwd(Portable, s, scale, qkv, out, lse, dout, dqkv),
-    }
+    dispatch!(path, run_bwd(s, scale, qkv, out, lse, dout, dqkv))
 }
 
 /// Floats per item of the qkv and output layouts, and the head strides.

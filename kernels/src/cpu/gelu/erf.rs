@@ -12,7 +12,7 @@
 //! a time, refitting the rest after each. Fit error with the rounded coefficients: 1.2e-8
 //! absolute (PA), 9.1e-8 relative (PB); evaluated in f32, erf is within 1e-7 absolute.
 
-use crate::cpu::simd::{exp_f32x8, fast_exp};
+use crate::cpu::simd::{fast_exp, F8};
 use wide::f32x8;
 
 pub(crate) const SPLIT: f32 = 1.25;
@@ -81,66 +81,65 @@ pub(crate) fn cdf_scalar(x: f32) -> (f32, f32) {
 }
 
 /// Eight-lane version of `tail`: `(erfc(a)/2, e^{−a²}, a·PA(a²))`, both regions blended.
-#[inline]
-fn tail_f32x8(a: f32x8) -> (f32x8, f32x8, f32x8) {
+#[inline(always)]
+fn tail8<V: F8>(a: V) -> (V, V, V) {
     let t = a * a;
-    let e = exp_f32x8(-t);
-    let mut q = f32x8::splat(PA[7]);
-    for &c in PA[1..7].iter().rev() {
-        q = q.mul_add(t, f32x8::splat(c));
-    }
-    let erf_a = a.mul_add(f32x8::splat(PA[0]), a * t * q);
-    let ha = f32x8::splat(0.5).mul_neg_add(erf_a, f32x8::splat(0.5));
-    // Region-A lanes divide by SPLIT instead of a possibly zero `a`; their result is discarded.
-    let v = f32x8::splat(1.0) / a.fast_max(f32x8::splat(SPLIT));
-    let mut pb = f32x8::splat(PB[8]);
-    for &c in PB[..8].iter().rev() {
-        pb = pb.mul_add(v, f32x8::splat(c));
-    }
-    let hb = f32x8::splat(0.5) * e * v * pb;
-    (a.simd_lt(f32x8::splat(SPLIT)).select(ha, hb), e, erf_a)
+    let e = (-t).exp();
+    let erf_a = erf_small::<V>(a, t);
+    let ha = V::splat(-0.5).mul_add(erf_a, V::splat(0.5));
+    let hb = tail_b::<V>(a, e);
+    (V::select(a.lt(V::splat(SPLIT)), ha, hb), e, erf_a)
 }
 
-/// Eight-lane `(Φ(x), e^{−x²/2})`.
+/// `erf(a) = a·PA(a²)` (region A), `t = a²`.
+#[inline(always)]
+fn erf_small<V: F8>(a: V, t: V) -> V {
+    let mut q = V::splat(PA[7]);
+    for &c in PA[1..7].iter().rev() {
+        q = q.mul_add(t, V::splat(c));
+    }
+    a.mul_add(V::splat(PA[0]), a * t * q)
+}
+
+/// `erfc(a)/2 = ½·e^{−a²}·v·PB(v)`, `v = 1/a` (region B). Region-A lanes divide by SPLIT
+/// instead of a possibly zero `a`; their result is discarded.
+#[inline(always)]
+fn tail_b<V: F8>(a: V, e: V) -> V {
+    let v = V::splat(1.0) / a.fast_max(V::splat(SPLIT));
+    let mut pb = V::splat(PB[8]);
+    for &c in PB[..8].iter().rev() {
+        pb = pb.mul_add(v, V::splat(c));
+    }
+    V::splat(0.5) * e * v * pb
+}
+
 /// Φ(x) and `e^{−x²/2}` for 8 lanes. Without `NEED_E` (the forward) a vector whose lanes all
 /// sit on one side of the split evaluates only that side, and no exponential below it, as
 /// `cdf_avx512` does. With `NEED_E` the exponential is needed anyway, so a skip saves only the
 /// tail's polynomial and division, less than the branch costs at 8 lanes when inputs straddle
 /// the split (std-1 inputs: the fused backward ran 30 % slower), so both sides are evaluated.
 /// Same bits either way.
-#[inline]
-pub(crate) fn cdf_f32x8<const NEED_E: bool>(x: f32x8) -> (f32x8, f32x8) {
-    let a = x.abs() * f32x8::splat(std::f32::consts::FRAC_1_SQRT_2);
-    let in_a = a.simd_lt(f32x8::splat(SPLIT));
-    let h_e = if NEED_E || (in_a.any() && !in_a.all()) {
-        let (h, e, _) = tail_f32x8(a);
+#[inline(always)]
+pub(crate) fn cdf8<V: F8, const NEED_E: bool>(x: V) -> (V, V) {
+    let a = x.abs() * V::splat(std::f32::consts::FRAC_1_SQRT_2);
+    let in_a = a.lt(V::splat(SPLIT)).move_mask();
+    let (h, e) = if NEED_E || (in_a != 0 && in_a != 0xFF) {
+        let (h, e, _) = tail8::<V>(a);
         (h, e)
-    } else if in_a.all() {
-        let t = a * a;
-        let mut q = f32x8::splat(PA[7]);
-        for &c in PA[1..7].iter().rev() {
-            q = q.mul_add(t, f32x8::splat(c));
-        }
-        let erf_a = a.mul_add(f32x8::splat(PA[0]), a * t * q);
-        let h = f32x8::splat(0.5).mul_neg_add(erf_a, f32x8::splat(0.5));
-        (h, f32x8::ZERO)
+    } else if in_a == 0xFF {
+        let erf_a = erf_small::<V>(a, a * a);
+        (V::splat(-0.5).mul_add(erf_a, V::splat(0.5)), V::ZERO)
     } else {
-        let e = exp_f32x8(-(a * a));
-        let v = f32x8::splat(1.0) / a.fast_max(f32x8::splat(SPLIT));
-        let mut pb = f32x8::splat(PB[8]);
-        for &c in PB[..8].iter().rev() {
-            pb = pb.mul_add(v, f32x8::splat(c));
-        }
-        (f32x8::splat(0.5) * e * v * pb, e)
+        let e = (-(a * a)).exp();
+        (tail_b::<V>(a, e), e)
     };
-    let (h, e) = h_e;
-    let phi = x.simd_ge(f32x8::ZERO).select(f32x8::splat(1.0) - h, h);
+    let phi = V::select(x.ge(V::ZERO), V::splat(1.0) - h, h);
     (phi, e)
 }
 
 pub fn erf_f32x8(x: f32x8) -> f32x8 {
     let a = x.abs();
-    let (h, _, erf_a) = tail_f32x8(a);
+    let (h, _, erf_a) = tail8::<f32x8>(a);
     let r = a
         .simd_lt(f32x8::splat(SPLIT))
         .select(erf_a, f32x8::splat(-2.0).mul_add(h, f32x8::splat(1.0)));
@@ -148,7 +147,7 @@ pub fn erf_f32x8(x: f32x8) -> f32x8 {
     r.copysign(x)
 }
 
-/// Sixteen-lane `(Φ(x), e^{−x²/2})` with AVX-512F, same scheme as [`cdf_f32x8`].
+/// Sixteen-lane `(Φ(x), e^{−x²/2})` with AVX-512F, same scheme as [`cdf8`].
 ///
 /// # Safety
 /// The CPU must support AVX-512F.

@@ -2,6 +2,7 @@
 #![allow(clippy::excessive_precision)]
 
 use super::*;
+use crate::cpu::simd::load8;
 use proptest::prelude::*;
 
 #[test]

@@ -1,34 +1,39 @@
-//! Portable `wide::f32x8` row kernels for LayerNorm (see the parent module for the math).
+//! Generic eight-lane row kernels for LayerNorm (see the parent module for the math), compiled
+//! on `wide::f32x8` (portable path) and on AVX2 intrinsics (`simd::A8`, the AVX2 path).
 //!
 //! Like the AVX-512 kernels, they work on groups of `G` rows so the short per-row reduction
 //! chains overlap, and load weight/bias (and update the dw/db partials) once per group. Row
 //! tails past the last multiple of 8 are handled with scalar code.
 
-use crate::cpu::simd::{hsum, load8, store8};
-use wide::f32x8;
+use crate::cpu::simd::F8;
 
 /// Rows processed together.
 const G: usize = 4;
 
 /// Mean and biased variance of the `N` rows of `x` (row length `dim`), two passes each.
 #[inline(always)]
-fn stats<const N: usize>(x: &[f32], dim: usize) -> ([f32; N], [f32; N]) {
+fn stats<V: F8, const N: usize>(x: &[f32], dim: usize) -> ([f32; N], [f32; N]) {
     let main = dim - dim % 8;
-    let mut acc = [f32x8::ZERO; N];
+    assert!(x.len() >= N * dim);
+    let xp = x.as_ptr();
+    let mut acc = [V::ZERO; N];
     for i in (0..main).step_by(8) {
         for (r, a) in acc.iter_mut().enumerate() {
-            *a += load8(&x[r * dim + i..]);
+            // SAFETY: r < N and i + 8 ≤ dim, inside the N·dim asserted above.
+            *a += unsafe { V::load(xp.add(r * dim + i)) };
         }
     }
     let mut mu = [0f32; N];
     for r in 0..N {
         let tail: f32 = x[r * dim + main..(r + 1) * dim].iter().sum();
-        mu[r] = (hsum(acc[r]) + tail) / dim as f32;
+        mu[r] = (acc[r].reduce_add() + tail) / dim as f32;
     }
-    let mut q = [f32x8::ZERO; N];
+    let vmu: [V; N] = std::array::from_fn(|r| V::splat(mu[r]));
+    let mut q = [V::ZERO; N];
     for i in (0..main).step_by(8) {
         for (r, q) in q.iter_mut().enumerate() {
-            let d = load8(&x[r * dim + i..]) - f32x8::splat(mu[r]);
+            // SAFETY: as above.
+            let d = unsafe { V::load(xp.add(r * dim + i)) } - vmu[r];
             *q = d.mul_add(d, *q);
         }
     }
@@ -38,14 +43,14 @@ fn stats<const N: usize>(x: &[f32], dim: usize) -> ([f32; N], [f32; N]) {
             .iter()
             .map(|&v| (v - mu[r]) * (v - mu[r]))
             .sum();
-        var[r] = (hsum(q[r]) + tail) / dim as f32;
+        var[r] = (q[r].reduce_add() + tail) / dim as f32;
     }
     (mu, var)
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn fwd_group<const N: usize>(
+fn fwd_group<V: F8, const N: usize>(
     dim: usize,
     eps: f32,
     x: &[f32],
@@ -55,7 +60,7 @@ fn fwd_group<const N: usize>(
     mean: &mut [f32],
     rstd: &mut [f32],
 ) {
-    let (mu, var) = stats::<N>(x, dim);
+    let (mu, var) = stats::<V, N>(x, dim);
     let mut rs = [0f32; N];
     for r in 0..N {
         rs[r] = 1.0 / (var[r] + eps).sqrt();
@@ -63,12 +68,36 @@ fn fwd_group<const N: usize>(
         rstd[r] = rs[r];
     }
     let main = dim - dim % 8;
-    for i in (0..main).step_by(8) {
-        let vw = w.map_or(f32x8::splat(1.0), |w| load8(&w[i..]));
-        let vb = b.map_or(f32x8::ZERO, |b| load8(&b[i..]));
+    // Raw pointers after one bounds check: per-load slice checks and a per-vector test of the
+    // Option weight/bias cost this loop a third of its time (it is a few ops per 8 floats).
+    assert!(x.len() >= N * dim && out.len() >= N * dim);
+    assert!(w.is_none_or(|w| w.len() >= dim) && b.is_none_or(|b| b.len() >= dim));
+    let (xp, op) = (x.as_ptr(), out.as_mut_ptr());
+    let (vmu, vrs): ([V; N], [V; N]) = (
+        std::array::from_fn(|r| V::splat(mu[r])),
+        std::array::from_fn(|r| V::splat(rs[r])),
+    );
+    // SAFETY (all loads and stores): r < N, i + 8 ≤ dim; x/out hold N·dim, w/b hold dim.
+    let rows = |i: usize, vw: V, vb: V| {
         for r in 0..N {
-            let y = (load8(&x[r * dim + i..]) - f32x8::splat(mu[r])) * f32x8::splat(rs[r]);
-            store8(&mut out[r * dim + i..], y.mul_add(vw, vb));
+            unsafe {
+                let y = (V::load(xp.add(r * dim + i)) - vmu[r]) * vrs[r];
+                y.mul_add(vw, vb).store(op.add(r * dim + i));
+            }
+        }
+    };
+    match (w, b) {
+        (Some(w), Some(b)) => {
+            for i in (0..main).step_by(8) {
+                unsafe { rows(i, V::load(w.as_ptr().add(i)), V::load(b.as_ptr().add(i))) };
+            }
+        }
+        _ => {
+            for i in (0..main).step_by(8) {
+                let vw = w.map_or(V::splat(1.0), |w| V::load8(&w[i..]));
+                let vb = b.map_or(V::ZERO, |b| V::load8(&b[i..]));
+                rows(i, vw, vb);
+            }
         }
     }
     for i in main..dim {
@@ -80,7 +109,8 @@ fn fwd_group<const N: usize>(
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) fn fwd_rows(
+#[inline(always)]
+pub(super) fn fwd_rows<V: F8>(
     dim: usize,
     eps: f32,
     x: &[f32],
@@ -98,23 +128,23 @@ pub(super) fn fwd_rows(
     let (sg, st) = rstd.split_at_mut(full);
     let groups = xg.chunks_exact(G * dim).zip(og.chunks_exact_mut(G * dim));
     for ((xc, oc), (mc, sc)) in groups.zip(mg.chunks_exact_mut(G).zip(sg.chunks_exact_mut(G))) {
-        fwd_group::<G>(dim, eps, xc, w, b, oc, mc, sc);
+        fwd_group::<V, G>(dim, eps, xc, w, b, oc, mc, sc);
     }
     let singles = xt.chunks_exact(dim).zip(ot.chunks_exact_mut(dim));
     for ((xc, oc), (mc, sc)) in singles.zip(mt.chunks_exact_mut(1).zip(st.chunks_exact_mut(1))) {
-        fwd_group::<1>(dim, eps, xc, w, b, oc, mc, sc);
+        fwd_group::<V, 1>(dim, eps, xc, w, b, oc, mc, sc);
     }
 }
 
 /// `g = dout·w` for lanes `i..i+8` of row `r`.
 #[inline(always)]
-fn g8(dout: &[f32], vw: f32x8, at: usize) -> f32x8 {
-    load8(&dout[at..]) * vw
+fn g8<V: F8>(dout: &[f32], vw: V, at: usize) -> V {
+    V::load8(&dout[at..]) * vw
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn bwd_group<const N: usize>(
+fn bwd_group<V: F8, const N: usize>(
     dim: usize,
     x: &[f32],
     w: Option<&[f32]>,
@@ -126,15 +156,15 @@ fn bwd_group<const N: usize>(
     mut db: Option<&mut [f32]>,
 ) {
     let main = dim - dim % 8;
-    let one = f32x8::splat(1.0);
+    let one = V::splat(1.0);
     // Pass 1: Σg and Σg·x̂ per row, and the group's dw/db contribution.
-    let (mut s1, mut s2) = ([f32x8::ZERO; N], [f32x8::ZERO; N]);
+    let (mut s1, mut s2) = ([V::ZERO; N], [V::ZERO; N]);
     for i in (0..main).step_by(8) {
-        let vw = w.map_or(one, |w| load8(&w[i..]));
-        let (mut gw, mut gb) = (f32x8::ZERO, f32x8::ZERO);
+        let vw = w.map_or(one, |w| V::load8(&w[i..]));
+        let (mut gw, mut gb) = (V::ZERO, V::ZERO);
         for r in 0..N {
-            let d = load8(&dout[r * dim + i..]);
-            let xh = (load8(&x[r * dim + i..]) - f32x8::splat(mean[r])) * f32x8::splat(rstd[r]);
+            let d = V::load8(&dout[r * dim + i..]);
+            let xh = (V::load8(&x[r * dim + i..]) - V::splat(mean[r])) * V::splat(rstd[r]);
             let g = d * vw;
             s1[r] += g;
             s2[r] = g.mul_add(xh, s2[r]);
@@ -142,18 +172,18 @@ fn bwd_group<const N: usize>(
             gb += d;
         }
         if let Some(dw) = dw.as_deref_mut() {
-            let acc = load8(&dw[i..]) + gw;
-            store8(&mut dw[i..], acc);
+            let acc = V::load8(&dw[i..]) + gw;
+            acc.store8(&mut dw[i..]);
         }
         if let Some(db) = db.as_deref_mut() {
-            let acc = load8(&db[i..]) + gb;
-            store8(&mut db[i..], acc);
+            let acc = V::load8(&db[i..]) + gb;
+            acc.store8(&mut db[i..]);
         }
     }
     let (mut t1, mut t2) = ([0f32; N], [0f32; N]);
     for r in 0..N {
-        t1[r] = hsum(s1[r]);
-        t2[r] = hsum(s2[r]);
+        t1[r] = s1[r].reduce_add();
+        t2[r] = s2[r].reduce_add();
     }
     for i in main..dim {
         let wi = w.map_or(1.0, |w| w[i]);
@@ -178,13 +208,13 @@ fn bwd_group<const N: usize>(
         c2[r] = rstd[r] * t2[r] * inv_d;
     }
     for i in (0..main).step_by(8) {
-        let vw = w.map_or(one, |w| load8(&w[i..]));
+        let vw = w.map_or(one, |w| V::load8(&w[i..]));
         for r in 0..N {
-            let vr = f32x8::splat(rstd[r]);
-            let xh = (load8(&x[r * dim + i..]) - f32x8::splat(mean[r])) * vr;
-            let v = g8(dout, vw, r * dim + i).mul_add(vr, -f32x8::splat(c1[r]))
-                - xh * f32x8::splat(c2[r]);
-            store8(&mut dx[r * dim + i..], v);
+            let vr = V::splat(rstd[r]);
+            let xh = (V::load8(&x[r * dim + i..]) - V::splat(mean[r])) * vr;
+            let v =
+                g8::<V>(dout, vw, r * dim + i).mul_add(vr, -V::splat(c1[r])) - xh * V::splat(c2[r]);
+            v.store8(&mut dx[r * dim + i..]);
         }
     }
     for i in main..dim {
@@ -197,7 +227,8 @@ fn bwd_group<const N: usize>(
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) fn bwd_rows(
+#[inline(always)]
+pub(super) fn bwd_rows<V: F8>(
     dim: usize,
     x: &[f32],
     w: Option<&[f32]>,
@@ -217,10 +248,51 @@ pub(super) fn bwd_rows(
         let (ms, ss) = (&mean[r..r + n], &rstd[r..r + n]);
         let (pw, pb) = (dw.as_deref_mut(), db.as_deref_mut());
         if n == G {
-            bwd_group::<G>(dim, xs, w, ms, ss, ds, dxs, pw, pb);
+            bwd_group::<V, G>(dim, xs, w, ms, ss, ds, dxs, pw, pb);
         } else {
-            bwd_group::<1>(dim, xs, w, ms, ss, ds, dxs, pw, pb);
+            bwd_group::<V, 1>(dim, xs, w, ms, ss, ds, dxs, pw, pb);
         }
         r += n;
+    }
+}
+
+/// The row kernels on raw AVX2+FMA (fast without the workspace's rustflags floor).
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx2 {
+    use crate::cpu::simd::A8;
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub(in super::super) unsafe fn fwd_rows(
+        dim: usize,
+        eps: f32,
+        x: &[f32],
+        w: Option<&[f32]>,
+        b: Option<&[f32]>,
+        out: &mut [f32],
+        mean: &mut [f32],
+        rstd: &mut [f32],
+    ) {
+        super::fwd_rows::<A8>(dim, eps, x, w, b, out, mean, rstd)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub(in super::super) unsafe fn bwd_rows(
+        dim: usize,
+        x: &[f32],
+        w: Option<&[f32]>,
+        mean: &[f32],
+        rstd: &[f32],
+        dout: &[f32],
+        dx: &mut [f32],
+        dw: Option<&mut [f32]>,
+        db: Option<&mut [f32]>,
+    ) {
+        super::bwd_rows::<A8>(dim, x, w, mean, rstd, dout, dx, dw, db)
     }
 }

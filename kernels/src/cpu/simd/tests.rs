@@ -134,3 +134,68 @@ proptest! {
         }
     }
 }
+
+/// Every `F8` operation of the AVX2 `A8` against `wide::f32x8`, lane by lane: the generic
+/// kernels rely on the two giving the same bits (up to FMA contraction, which both use here).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a8_matches_f32x8() {
+    if !has_avx2_fma() {
+        eprintln!("a8_matches_f32x8: host lacks AVX2+FMA, path not testable here");
+        return;
+    }
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn ops<V: F8>(a: &[f32], b: &[f32]) -> Vec<f32> {
+        let (x, y) = (V::load8(a), V::load8(b));
+        let rows: [V; 8] = std::array::from_fn(|r| V::load8(&a[r..]) * y);
+        let mut out = vec![0f32; 8 * 20];
+        let vals = [
+            x + y,
+            x - y,
+            x * y,
+            x / y,
+            -x,
+            x.mul_add(y, x),
+            x.fast_max(y),
+            x.fast_min(y),
+            x.abs(),
+            (x * V::splat(0.125)).exp(),
+            V::select(x.lt(y), x, y),
+            V::select(x.ge(y), x, y),
+        ];
+        for (i, v) in vals.iter().enumerate() {
+            v.store8(&mut out[8 * i..]);
+        }
+        for (i, v) in V::transpose8(rows).iter().enumerate() {
+            v.store8(&mut out[8 * (12 + i)..]);
+        }
+        out.extend([
+            // On `y`: a NaN lane may reach a max reduction in either order.
+            y.reduce_add(),
+            y.reduce_max(),
+            x.lt(y).move_mask() as f32,
+            V::ZERO.reduce_add(),
+        ]);
+        out
+    }
+    let mut rng = 12345u32;
+    let mut next = || {
+        rng = rng.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (rng >> 8) as f32 / (1u32 << 24) as f32 * 200.0 - 100.0
+    };
+    for round in 0..200 {
+        let mut a: Vec<f32> = (0..16).map(|_| next()).collect();
+        let b: Vec<f32> = (0..8).map(|_| next()).collect();
+        if round == 0 {
+            a[..4].copy_from_slice(&[f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0]);
+        }
+        // SAFETY: AVX2+FMA checked above.
+        let (want, got) = unsafe { (ops::<f32x8>(&a, &b), ops::<A8>(&a, &b)) };
+        for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+            assert!(
+                w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
+                "round {round}, value {i}: f32x8 {w} vs A8 {g}"
+            );
+        }
+    }
+}

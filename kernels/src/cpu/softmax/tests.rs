@@ -151,3 +151,66 @@ fn softmax_bwd_ref_matches_finite_differences() {
         );
     }
 }
+
+/// Rows of 8..=64 (a multiple of 8) run the in-register kernel: every width, awkward logits.
+#[test]
+fn softmax_register_rows_match_ref() {
+    for k in 1..=8 {
+        let (rows, dim) = (37, 8 * k);
+        for s in [1f32, 30.0, 500.0] {
+            let x: Vec<f32> = (0..rows * dim)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.02 * s)
+                .collect();
+            let dout: Vec<f32> = (0..rows * dim)
+                .map(|i| ((i * 13 % 29) as f32 - 14.0) * 0.05)
+                .collect();
+            check_paths(rows, dim, &x, &dout)
+                .unwrap_or_else(|e| panic!("dim {dim} spread {s}: {e}"));
+        }
+    }
+}
+
+/// `softmax_special_rows` at width 8 (padded with −∞), where the in-register kernel runs; a NaN
+/// anywhere in a row makes the whole row NaN.
+#[test]
+fn softmax_special_register_rows() {
+    let ninf = f32::NEG_INFINITY;
+    let rows = [
+        [0.0, ninf, 1.0, ninf],
+        [ninf; 4],
+        [1e30, 0.0, -1e30, 5.0],
+        [0.0, 1.0, f32::NAN, 2.0],
+    ];
+    let x: Vec<f32> = rows
+        .iter()
+        .flat_map(|r| r.iter().copied().chain([ninf; 4]))
+        .collect();
+    for path in SimdPath::supported() {
+        let mut out = [9f32; 32];
+        softmax_fwd_with(path, 4, 8, &x, &mut out);
+        let e = 1.0 / (1.0 + std::f32::consts::E);
+        let want0 = [e, 0.0, 1.0 - e, 0.0, 0.0, 0.0, 0.0, 0.0];
+        for j in 0..8 {
+            assert!(
+                (out[j] - want0[j]).abs() < 1e-6,
+                "{path:?} row 0: {:?}",
+                &out[..8]
+            );
+        }
+        assert!(
+            out[8..16].iter().all(|v| v.is_nan()),
+            "{path:?} row 1: {:?}",
+            &out[8..16]
+        );
+        assert_eq!(
+            &out[16..24],
+            &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            "{path:?} row 2"
+        );
+        assert!(
+            out[24..].iter().all(|v| v.is_nan()),
+            "{path:?} row 3: {:?}",
+            &out[24..]
+        );
+    }
+}
