@@ -185,8 +185,10 @@ impl VisionTransformer {
         // The [D, C, p, p] → [D, C·p·p] view is taken per call: a cached view of a tracked leaf
         // would carry a tape node that the first backward consumes.
         let w = self.patch_w.reshape([c.dim, c.patch_dim()])?;
-        let t = patches.linear(&w, Some(&self.patch_b))?;
-        Ok(t.add(&self.pos_embed)?)
+        // Bias and pos embed are summed first, then added once (one rounding per element, as
+        // the fused add of the earlier hand-written path: the losses stay bit-identical).
+        let t = patches.linear(&w, None)?;
+        Ok(t.add(&self.pos_embed.add(&self.patch_b)?)?)
     }
 
     /// All N tokens, after the final norm: `[B, N, D]`.

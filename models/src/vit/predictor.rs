@@ -161,8 +161,11 @@ impl VisionTransformerPredictor {
                 z.dims()[1]
             )));
         }
-        let x = z.linear(&self.embed.0, Some(&self.embed.1))?;
-        let x = x.add(&self.pos_embed.gather_rows_idx(&index::stack(masks_enc)?)?)?;
+        // Bias and pos embed are summed first, then added once (one rounding per element, as
+        // the fused add of the earlier hand-written path: the losses stay bit-identical).
+        let pos = self.pos_embed.gather_rows_idx(&index::stack(masks_enc)?)?;
+        let x = z.linear(&self.embed.0, None)?;
+        let x = x.add(&pos.add(&self.embed.1)?)?;
         let tgt_idx = index::repeat_chunks(&index::stack(masks_pred)?, b, nenc)?;
         let tgt = self
             .pos_embed
