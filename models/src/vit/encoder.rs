@@ -186,7 +186,7 @@ impl VisionTransformer {
         // would carry a tape node that the first backward consumes.
         let w = self.patch_w.reshape([c.dim, c.patch_dim()])?;
         // Bias and pos embed are summed first, then added once (one rounding per element, as
-        // the fused add of the earlier hand-written path: the losses stay bit-identical).
+        // the fused add of the earlier hand-written path did).
         let t = patches.linear(&w, None)?;
         Ok(t.add(&self.pos_embed.add(&self.patch_b)?)?)
     }

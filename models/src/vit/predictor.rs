@@ -162,7 +162,7 @@ impl VisionTransformerPredictor {
             )));
         }
         // Bias and pos embed are summed first, then added once (one rounding per element, as
-        // the fused add of the earlier hand-written path: the losses stay bit-identical).
+        // the fused add of the earlier hand-written path did).
         let pos = self.pos_embed.gather_rows_idx(&index::stack(masks_enc)?)?;
         let x = z.linear(&self.embed.0, None)?;
         let x = x.add(&pos.add(&self.embed.1)?)?;
