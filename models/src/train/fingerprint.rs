@@ -96,22 +96,23 @@ impl Fingerprint {
     }
 
     /// `Ok` when a checkpoint whose fingerprint text is `stored` may be resumed by the run of
-    /// `cfg` (whose fingerprint is `self`); otherwise the first setting that differs.
-    pub fn accepts(&self, stored: &str, cfg: &TrainConfig) -> Result<(), String> {
+    /// `cfg`; otherwise the first setting that differs.
+    pub fn accepts(cfg: &TrainConfig, stored: &str) -> Result<(), String> {
+        let this = Fingerprint::of(cfg);
         let Some(old) = Fingerprint::parse(stored) else {
             return match stored == legacy(cfg) || legacy_without_transform(stored, cfg) {
                 true => Ok(()),
                 false => Err("a different configuration (pre-v2 fingerprint)".into()),
             };
         };
-        for (k, v) in &self.0 {
+        for (k, v) in &this.0 {
             let theirs = old.0.get(k).map(String::as_str).or_else(|| default(k));
             if theirs != Some(v.as_str()) {
                 let was = theirs.unwrap_or("absent");
                 return Err(format!("{k} is {v}, the checkpoint has {was}"));
             }
         }
-        match old.0.keys().find(|k| !self.0.contains_key(*k)) {
+        match old.0.keys().find(|k| !this.0.contains_key(*k)) {
             Some(k) => Err(format!(
                 "the checkpoint sets `{k}`, unknown to this version"
             )),
@@ -179,10 +180,10 @@ mod tests {
         let fp = Fingerprint::of(&a);
         let text = fp.to_string();
         assert_eq!(Fingerprint::parse(&text), Some(fp.clone()));
-        assert!(fp.accepts(&text, &a).is_ok());
+        assert!(Fingerprint::accepts(&a, &text).is_ok());
         let mut b = cfg();
         b.batch_size += 1;
-        let e = Fingerprint::of(&b).accepts(&text, &b).unwrap_err();
+        let e = Fingerprint::accepts(&b, &text).unwrap_err();
         assert!(e.contains("batch"), "{e}");
         // A key the stored text lacks and that has no default is a difference.
         let trimmed: String = text
@@ -190,19 +191,23 @@ mod tests {
             .filter(|l| !l.starts_with("seed="))
             .collect::<Vec<_>>()
             .join("\n");
-        assert!(fp.accepts(&trimmed, &a).unwrap_err().contains("seed"));
+        assert!(Fingerprint::accepts(&a, &trimmed)
+            .unwrap_err()
+            .contains("seed"));
         // Settings outside the fingerprint (threads, output directory) never matter.
         let mut c = cfg();
         c.threads = 7;
-        assert!(Fingerprint::of(&c).accepts(&text, &c).is_ok());
+        assert!(Fingerprint::accepts(&c, &text).is_ok());
     }
 
     #[test]
     fn legacy_debug_fingerprints_still_resume() {
         let a = cfg();
-        let fp = Fingerprint::of(&a);
-        assert!(fp.accepts(&legacy(&a), &a).is_ok());
-        assert!(fp.accepts(&legacy_v1(&a), &a).is_ok(), "pre-transform form");
-        assert!(fp.accepts("method=CJepa;other", &a).is_err());
+        assert!(Fingerprint::accepts(&a, &legacy(&a)).is_ok());
+        assert!(
+            Fingerprint::accepts(&a, &legacy_v1(&a)).is_ok(),
+            "pre-transform form"
+        );
+        assert!(Fingerprint::accepts(&a, "method=CJepa;other").is_err());
     }
 }

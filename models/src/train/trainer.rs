@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::config::{Duration, TrainConfig};
+use super::fingerprint::Fingerprint;
 use super::hooks::{eval_line, EvalHook, TrainClock};
 use super::inputs::{collapse_metrics, images, ViewInputs};
 use super::record::{StepRecord, StopReason, TrainOutcome};
@@ -105,7 +106,7 @@ impl Trainer {
     pub fn load_checkpoint(&mut self, checkpoint: &Path) -> Result<(), TrainError> {
         let ck = Checkpoint::load(checkpoint)?;
         let meta = read_meta(&ck)?;
-        if let Err(diff) = self.cfg.fingerprint().accepts(&meta.fingerprint, &self.cfg) {
+        if let Err(diff) = Fingerprint::accepts(&self.cfg, &meta.fingerprint) {
             return Err(TrainError::Resume(format!(
                 "{} was written by a different run: {diff}",
                 checkpoint.display()
